@@ -1,0 +1,152 @@
+"""Checkpoint files: atomic writes, safe loads, and state-dict loading that reports mismatches."""
+import logging
+import os
+import re
+import tempfile
+import time
+from collections import OrderedDict
+
+import torch
+
+from .dist import is_module_wrapper
+
+logger_ = logging.getLogger('fastrun')
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read; the message names the file."""
+
+
+def _unwrap(model):
+    return model.module if is_module_wrapper(model) else model
+
+
+def weights_to_cpu(state_dict):
+    """A copy of ``state_dict`` with every tensor on the CPU."""
+    out = OrderedDict((k, v.detach().cpu() if torch.is_tensor(v) else v) for k, v in state_dict.items())
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        out._metadata = metadata
+    return out
+
+
+def atomic_save(obj, filename):
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename into place.
+
+    A process killed at any moment leaves either the old file or the complete new one.
+    """
+    folder = os.path.dirname(os.path.abspath(filename))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filename)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None):
+    """Write ``meta``, the model's weights and the optimizer state(s) to ``filename`` atomically."""
+    if meta is None:
+        meta = {}
+    elif not isinstance(meta, dict):
+        raise TypeError(f'meta must be a dict or None, got {type(meta).__name__}')
+    from . import __version__
+    meta = dict(meta, fastrun_version=__version__, torch_version=torch.__version__, time=time.asctime())
+    model = _unwrap(model)
+    if hasattr(model, 'CLASSES') and model.CLASSES is not None:
+        meta['CLASSES'] = list(model.CLASSES)
+    checkpoint = {'meta': meta, 'state_dict': weights_to_cpu(model.state_dict())}
+    if isinstance(optimizer, torch.optim.Optimizer):
+        checkpoint['optimizer'] = optimizer.state_dict()
+    elif isinstance(optimizer, dict):
+        checkpoint['optimizer'] = {name: optim.state_dict() for name, optim in optimizer.items()}
+    if extra:
+        checkpoint.update(extra)
+    atomic_save(checkpoint, filename)
+
+
+def read_checkpoint(filename, map_location='cpu', weights_only=True):
+    """Load a checkpoint file (safely by default); errors name the file."""
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=weights_only)
+    except Exception as e:
+        if weights_only and 'weights_only' in str(e) and 'Unpickl' in str(e):
+            raise CheckpointError(
+                f'{filename}: refused to unpickle objects other than tensors and plain types '
+                f'(weights_only=True). Load it with weights_only=False only if you trust the file. '
+                f'Original error: {str(e).splitlines()[0]}') from e
+        raise CheckpointError(f'{filename}: cannot read the checkpoint ({type(e).__name__}: '
+                              f'{str(e).splitlines()[0] if str(e) else ""}); it may be truncated or '
+                              f'corrupt, use an earlier checkpoint') from e
+
+
+def _head(keys, n=5):
+    keys = list(keys)
+    more = f' ... and {len(keys) - n} more' if len(keys) > n else ''
+    return ', '.join(keys[:n]) + more
+
+
+def load_state_dict(module, state_dict, strict=False, logger=None):
+    """Load ``state_dict`` into ``module``, skipping shape mismatches; report what did not match.
+
+    Returns ``dict(missing=[...], unexpected=[...], mismatched=[(key, ckpt_shape, model_shape)])``.
+    With ``strict=True`` any of them raises a RuntimeError listing them.
+    """
+    module = _unwrap(module)
+    own = module.state_dict()
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
+                  if k in own and torch.is_tensor(v) and tuple(v.shape) != tuple(own[k].shape)]
+    bad = {k for k, _, _ in mismatched}
+    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
+    result = module.load_state_dict(loadable, strict=False)
+    report = dict(missing=[k for k in result.missing_keys if k not in bad],
+                  unexpected=list(result.unexpected_keys), mismatched=mismatched)
+    lines = []
+    if report['unexpected']:
+        lines.append(f'unexpected keys in source state_dict ({len(report["unexpected"])}): '
+                     f'{_head(report["unexpected"])}')
+    if report['missing']:
+        lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
+                     f'{_head(report["missing"])}')
+    if mismatched:
+        lines.append(f'size mismatch ({len(mismatched)}): ' + _head(
+            f'{k} (checkpoint {tuple(a)} vs model {tuple(b)})' for k, a, b in mismatched))
+    if lines:
+        msg = 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
+        if strict:
+            raise RuntimeError(msg)
+        (logger or logger_).warning(msg)
+    return report
+
+
+def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=None,
+                    revise_keys=((r'^module\.', ''),), weights_only=True):
+    """Load the weights of ``filename`` into ``model``; return the whole checkpoint dict."""
+    checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f'{filename}: no state_dict found (a {type(checkpoint).__name__})')
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    metadata = getattr(state_dict, '_metadata', OrderedDict())
+    for pattern, repl in revise_keys:
+        state_dict = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state_dict.items())
+    state_dict._metadata = metadata
+    load_state_dict(model, state_dict, strict=strict, logger=logger)
+    return checkpoint

@@ -1,0 +1,114 @@
+"""Every registry of fastrun, and building objects from ``dict(type=..., **kwargs)``."""
+import difflib
+import inspect
+
+import torch
+
+
+class Registry:
+    """A name -> class (or function) table, filled with ``@REGISTRY.register_module()``."""
+
+    def __init__(self, name):
+        self._name = name
+        self._module_dict = {}
+
+    @property
+    def name(self):
+        return self._name
+
+    @property
+    def module_dict(self):
+        return self._module_dict
+
+    def __len__(self):
+        return len(self._module_dict)
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def __repr__(self):
+        return f'{type(self).__name__}(name={self._name}, items={sorted(self._module_dict)})'
+
+    def get(self, key):
+        """The class registered as ``key``, or None."""
+        return self._module_dict.get(key)
+
+    def _register(self, module, module_name=None, force=False):
+        if not (inspect.isclass(module) or inspect.isfunction(module)):
+            raise TypeError(f'{self._name} registry: module must be a class or a function, '
+                            f'got {type(module).__name__}')
+        names = module_name if module_name is not None else module.__name__
+        for name in ([names] if isinstance(names, str) else names):
+            if not force and name in self._module_dict and self._module_dict[name] is not module:
+                raise KeyError(f'{name} is already registered in the {self._name} registry '
+                               f'(by {self._module_dict[name].__module__}); pass force=True to replace it')
+            self._module_dict[name] = module
+
+    def register_module(self, name=None, force=False, module=None):
+        """Register a class, as a decorator (``@R.register_module()``) or a call (``module=Cls``)."""
+        if not isinstance(force, bool):
+            raise TypeError(f'force must be a bool, got {type(force).__name__}')
+        if not (name is None or isinstance(name, str)
+                or (isinstance(name, (list, tuple)) and all(isinstance(n, str) for n in name))):
+            raise TypeError(f'name must be None, a str or a sequence of str, got {type(name).__name__}')
+        if module is not None:
+            self._register(module, name, force)
+            return module
+
+        def _decorator(cls):
+            self._register(cls, name, force)
+            return cls
+        return _decorator
+
+    def build(self, cfg, default_args=None):
+        return build_from_cfg(cfg, self, default_args)
+
+    def closest(self, key, n=3):
+        """Registered names close to ``key``, for error messages."""
+        return difflib.get_close_matches(str(key), list(self._module_dict), n=n, cutoff=0.5)
+
+
+def build_from_cfg(cfg, registry, default_args=None):
+    """Build the object ``cfg['type']`` names in ``registry`` with the other keys as arguments."""
+    if not isinstance(cfg, dict):
+        raise TypeError(f'cfg must be a dict, got {type(cfg).__name__}')
+    if 'type' not in cfg and (default_args is None or 'type' not in default_args):
+        raise KeyError(f'`cfg` or `default_args` must contain the key "type", but got {cfg}\n{default_args}')
+    if not isinstance(registry, Registry):
+        raise TypeError(f'registry must be a Registry, got {type(registry).__name__}')
+    args = dict(cfg)
+    if default_args is not None:
+        for k, v in default_args.items():
+            args.setdefault(k, v)
+    obj_type = args.pop('type')
+    if isinstance(obj_type, str):
+        obj_cls = registry.get(obj_type)
+        if obj_cls is None:
+            close = registry.closest(obj_type)
+            hint = f'; did you mean {", ".join(repr(c) for c in close)}?' if close else ''
+            raise KeyError(f'{obj_type!r} is not in the {registry.name} registry{hint}')
+    elif inspect.isclass(obj_type) or inspect.isfunction(obj_type):
+        obj_cls = obj_type
+    else:
+        raise TypeError(f'type must be a str or a class, got {type(obj_type).__name__}')
+    try:
+        return obj_cls(**args)
+    except Exception as e:
+        # Name the class at fault, keeping the exception type callers catch.
+        try:
+            err = type(e)(f'{obj_cls.__name__}: {e}')
+        except Exception:
+            raise e
+        raise err from e
+
+
+HOOKS = Registry('hook')
+MODELS = Registry('model')
+DATASETS = Registry('dataset')
+OPTIMIZERS = Registry('optimizer')
+RUNNERS = Registry('runner')
+
+for _name in dir(torch.optim):
+    _cls = getattr(torch.optim, _name)
+    if inspect.isclass(_cls) and issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer:
+        OPTIMIZERS.register_module(module=_cls)
