@@ -67,7 +67,8 @@ cdef class Dispatcher:
         """One pass over ``loader``: per batch, stage ``before``, ``step(batch)``, stage ``after``.
 
         Sets ``runner.data_batch`` and ``runner._inner_iter``; increments ``runner._iter`` after
-        each batch when ``count_iter``. Returns the number of batches run.
+        each batch when ``count_iter``; stops early once ``runner.stop_training`` is true.
+        Returns the number of batches run.
         """
         cdef Py_ssize_t i = 0
         cdef Py_ssize_t stage = -1
@@ -89,6 +90,8 @@ cdef class Dispatcher:
                 if count_iter:
                     runner._iter += 1
                 i += 1
+                if runner.stop_training:
+                    break
         except BaseException as e:
             if stage >= 0:
                 annotate_error(e, _where(self.names[stage], fn))
@@ -102,7 +105,7 @@ cdef class Dispatcher:
         Train iterations stop at ``max_iters``, copy ``loader.epoch`` to ``runner._epoch`` and
         count ``runner._iter``; the model is put in ``train`` mode when a hook changed it. Every
         iteration counts ``runner._inner_iter`` (after the ``after`` stage, as mmcv's iter-based
-        runner does).
+        runner does); stops early once ``runner.stop_training`` is true.
         """
         cdef Py_ssize_t stage = -1
         cdef Py_ssize_t done = 0
@@ -135,6 +138,8 @@ cdef class Dispatcher:
                 if train:
                     runner._iter += 1
                 done += 1
+                if runner.stop_training:
+                    break
         except BaseException as e:
             if stage >= 0:
                 annotate_error(e, _where(self.names[stage], fn))

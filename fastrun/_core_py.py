@@ -63,7 +63,8 @@ class Dispatcher:
         """One pass over ``loader``: per batch, stage ``before``, ``step(batch)``, stage ``after``.
 
         Sets ``runner.data_batch`` and ``runner._inner_iter``; increments ``runner._iter`` after
-        each batch when ``count_iter``. Returns the number of batches run.
+        each batch when ``count_iter``; stops early once ``runner.stop_training`` is true.
+        Returns the number of batches run.
         """
         i = 0
         stage = -1
@@ -85,6 +86,8 @@ class Dispatcher:
                 if count_iter:
                     runner._iter += 1
                 i += 1
+                if runner.stop_training:
+                    break
         except BaseException as e:
             if stage >= 0:
                 annotate_error(e, _where(self.names[stage], fn))
@@ -129,6 +132,8 @@ class Dispatcher:
                 if train:
                     runner._iter += 1
                 done += 1
+                if runner.stop_training:
+                    break
         except BaseException as e:
             if stage >= 0:
                 annotate_error(e, _where(self.names[stage], fn))

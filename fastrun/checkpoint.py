@@ -30,6 +30,34 @@ def weights_to_cpu(state_dict):
     return out
 
 
+def to_plain(obj):
+    """``obj`` with numpy scalars/arrays and str/int subclasses turned into plain types.
+
+    Checkpoints hold only what ``torch.load(weights_only=True)`` accepts without an allow-list.
+    """
+    if isinstance(obj, dict):
+        return type(obj)((to_plain(k), to_plain(v)) for k, v in obj.items()) \
+            if type(obj) in (dict, OrderedDict) else {to_plain(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj) if type(obj) in (list, tuple) else [to_plain(v) for v in obj]
+    if obj is None or type(obj) in (bool, int, float, str, bytes) or torch.is_tensor(obj):
+        return obj
+    if isinstance(obj, bool):
+        return bool(obj)
+    if isinstance(obj, str):
+        return str(obj)
+    if hasattr(obj, 'dtype') and hasattr(obj, 'tolist'):  # numpy scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, float):
+        return float(obj)
+    if isinstance(obj, (torch.dtype, torch.device)):
+        return str(obj)
+    raise TypeError(f'cannot store a {type(obj).__name__} in a checkpoint meta: use numbers, '
+                    f'strings, lists, dicts or tensors')
+
+
 def atomic_save(obj, filename):
     """``torch.save`` to a temporary file in the same folder, fsync, then rename into place.
 
@@ -67,7 +95,8 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None):
     elif not isinstance(meta, dict):
         raise TypeError(f'meta must be a dict or None, got {type(meta).__name__}')
     from . import __version__
-    meta = dict(meta, fastrun_version=__version__, torch_version=torch.__version__, time=time.asctime())
+    meta = to_plain(dict(meta, fastrun_version=__version__, torch_version=str(torch.__version__),
+                         time=time.asctime()))
     model = _unwrap(model)
     if hasattr(model, 'CLASSES') and model.CLASSES is not None:
         meta['CLASSES'] = list(model.CLASSES)

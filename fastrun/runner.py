@@ -94,6 +94,8 @@ class Runner:
       in epoch-based runs, as in mmcv)
     - ``data_loader``: the loader of the running phase; ``data_batch``: the current batch
       (only during an iteration); ``outputs``: what the last step returned
+    - ``stop_training`` (writable): set to True to end the run after the current iteration
+    - ``step_context`` (writable): None, or a callable giving the context each step runs in (AMP)
     - ``log_buffer``: the values logged since the last log (tensors stay on their device)
     - ``hooks``: the registered hooks in call order; ``rank`` / ``world_size``
     """
@@ -164,6 +166,11 @@ class Runner:
         self._hooks = _HookList(self._rebuild_tables)
         #: Optional ``(stage, fn) -> fn`` wrapper applied to every table entry (profiling).
         self._annotate = None
+        #: A zero-argument callable returning a context manager entered around every step
+        #: (AMP hooks set ``lambda: torch.autocast(...)``); read when each phase starts.
+        self.step_context = None
+        #: Set by a hook (early stopping, a signal) to end the run after the current iteration.
+        self.stop_training = False
 
     # ---------------------------------------------------------------- state
     model_name = property(lambda self: self._model_name, doc='Class name of the (unwrapped) model.')
@@ -341,7 +348,13 @@ class Runner:
         self.outputs = outputs
 
     def _stepper(self, train_mode, kwargs):
-        run_iter = self.run_iter
+        # Chosen once per phase, so a step without AMP pays for no context manager.
+        run_iter, ctx = self.run_iter, self.step_context
+        if ctx is not None:
+            def step(batch):
+                with ctx():
+                    run_iter(batch, train_mode, **kwargs)
+            return step
         if kwargs:
             return lambda batch: run_iter(batch, train_mode, **kwargs)
         return lambda batch: run_iter(batch, train_mode)
@@ -450,10 +463,10 @@ class EpochBasedRunner(Runner):
                 break
         self._log_start(workflow, 'epochs', self._max_epochs)
         self.call_hook('before_run')
-        while self._epoch < self._max_epochs:
+        while self._epoch < self._max_epochs and not self.stop_training:
             for (mode, epochs), loader in zip(workflow, data_loaders):
                 for _ in range(epochs):
-                    if mode == 'train' and self._epoch >= self._max_epochs:
+                    if self.stop_training or (mode == 'train' and self._epoch >= self._max_epochs):
                         break
                     getattr(self, mode)(loader, **kwargs)
         self.call_hook('after_run')
@@ -503,10 +516,10 @@ class IterBasedRunner(Runner):
         self.call_hook('before_run')
         iter_loaders = [IterLoader(x) for x in data_loaders]
         self.call_hook('before_epoch')
-        while self._iter < self._max_iters:
+        while self._iter < self._max_iters and not self.stop_training:
             for (mode, iters), loader in zip(workflow, iter_loaders):
                 self._inner_iter = 0
-                if mode == 'train' and self._iter >= self._max_iters:
+                if self.stop_training or (mode == 'train' and self._iter >= self._max_iters):
                     break
                 self._run_iters(mode, loader, iters, **kwargs)
         self.call_hook('after_epoch')

@@ -1,0 +1,9 @@
+"""Classification datasets with mmclassification 0.x semantics, and their metrics."""
+from . import metrics
+from .base import ALLOWED_METRICS, BaseDataset
+from .digits import Digits
+from .image_folder import IMG_EXTENSIONS, ImageFolder
+from .synthetic import SyntheticClassification
+
+__all__ = ['ALLOWED_METRICS', 'BaseDataset', 'Digits', 'IMG_EXTENSIONS', 'ImageFolder',
+           'SyntheticClassification', 'metrics']

@@ -1,0 +1,361 @@
+"""``BaseModule`` (mmcv 1.x ``init_cfg`` semantics), weight initialisers and state-dict loading."""
+import copy
+import logging
+import math
+import os
+import warnings
+from collections import OrderedDict
+
+import torch
+import torch.nn as nn
+
+__all__ = ['BaseModule', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
+
+_log = logging.getLogger('fastrun')
+
+#: ``init_cfg`` types :func:`initialize` understands.
+INIT_TYPES = ('Normal', 'Xavier', 'Kaiming', 'Constant', 'Uniform', 'Pretrained')
+_SHOW = 10  # keys shown per category in a mismatch report
+
+
+# ------------------------------------------------------------------ state dict loading
+def _unwrap(module):
+    # DataParallel / DistributedDataParallel keep the real model in .module.
+    wrappers = (nn.DataParallel, nn.parallel.DistributedDataParallel)
+    while isinstance(module, wrappers):
+        module = module.module
+    return module
+
+
+def _head(items, n=_SHOW):
+    items = list(items)
+    more = f', ... ({len(items) - n} more)' if len(items) > n else ''
+    return ', '.join(items[:n]) + more
+
+
+def load_state_dict(module, state_dict, strict=False, logger=None):
+    """Load ``state_dict`` into ``module``, skipping tensors whose shape differs; report the rest.
+
+    Returns ``dict(missing=[key], unexpected=[key], mismatched=[(key, ckpt_shape, model_shape)])``
+    (``num_batches_tracked`` buffers are not reported missing, as mmcv). Mismatches are logged
+    as one WARNING on ``logger`` (default ``logging.getLogger('fastrun')``), the first few keys of
+    each kind with counts. ``strict=True`` raises a RuntimeError listing them instead, after the
+    matching tensors were loaded (torch and mmcv do the same). The state dict's ``_metadata``
+    (module versions) is honoured.
+    """
+    module = _unwrap(module)
+    if not isinstance(state_dict, dict):
+        raise TypeError(f'state_dict must be a dict, got {type(state_dict).__name__}')
+    own = module.state_dict()
+    mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
+                  if k in own and torch.is_tensor(v) and tuple(v.shape) != tuple(own[k].shape)]
+    bad = {k for k, _, _ in mismatched}
+    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        loadable._metadata = metadata
+    # torch's own matching (not a key diff of ours) so modules' load hooks can remap keys.
+    result = module.load_state_dict(loadable, strict=False)
+    report = dict(missing=[k for k in result.missing_keys
+                           if k not in bad and 'num_batches_tracked' not in k],
+                  unexpected=list(result.unexpected_keys), mismatched=mismatched)
+    lines = []
+    if report['unexpected']:
+        lines.append(f'unexpected keys in source state_dict ({len(report["unexpected"])}): '
+                     f'{_head(report["unexpected"])}')
+    if report['missing']:
+        lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
+                     f'{_head(report["missing"])}')
+    if mismatched:
+        lines.append(f'size mismatch, not loaded ({len(mismatched)}): ' + _head(
+            f'{k} (checkpoint {a} vs model {b})' for k, a, b in mismatched))
+    if lines:
+        msg = 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
+        if strict:
+            raise RuntimeError(msg)
+        (logger or _log).warning(msg)
+    return report
+
+
+def _strip_prefix(state_dict, prefix, keep_others):
+    """Keys with ``prefix`` removed; other keys kept or dropped. ``_metadata`` is renamed alike."""
+    def rename(k):
+        if k.startswith(prefix):
+            return k[len(prefix):]
+        return k if keep_others else None
+
+    out = OrderedDict()
+    for k, v in state_dict.items():
+        new = rename(k)
+        if new is not None:
+            out[new] = v
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        # Metadata keys are module paths without the trailing dot ('' is the root module).
+        out._metadata = OrderedDict()
+        for k, v in metadata.items():
+            new = '' if k + '.' == prefix else rename(k)
+            if new is not None:
+                out._metadata[new] = v
+    return out
+
+
+def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=None):
+    """Load the weights of the torch.save file ``checkpoint`` into ``module`` (non-strict).
+
+    The file holds a state dict or a dict with a ``state_dict`` key (mmcv checkpoints). Without
+    ``prefix`` every key is used, a leading ``module.`` (DataParallel) stripped; with one
+    (``'backbone.'``) only keys under it are used, the prefix stripped. Returns the report of
+    :func:`load_state_dict`. Reads with ``weights_only=True``: only tensors and plain types.
+    """
+    path = os.fspath(checkpoint)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint file {path!r} not found (init_cfg key 'checkpoint' "
+                                f'of {type(module).__name__}); only local files are supported')
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    state_dict = ckpt['state_dict'] if isinstance(ckpt, dict) and 'state_dict' in ckpt else ckpt
+    if not isinstance(state_dict, dict):
+        raise TypeError(f'{path}: expected a state dict or a dict with a "state_dict" key, '
+                        f'got {type(state_dict).__name__}')
+    # mmcv strips "module." per key: checkpoints of wrapped models name every key that way.
+    state_dict = _strip_prefix(state_dict, 'module.', keep_others=True)
+    if prefix:
+        if not prefix.endswith('.'):
+            prefix += '.'
+        selected = _strip_prefix(state_dict, prefix, keep_others=False)
+        if not selected:
+            raise ValueError(f'{path}: no key starts with prefix {prefix!r} '
+                             f'(init_cfg key "prefix"); keys look like {_head(state_dict, 3)}')
+        state_dict = selected
+    (logger or _log).info('load %sfrom %s into %s', f'{prefix} ' if prefix else '', path,
+                          type(module).__name__)
+    return load_state_dict(module, state_dict, strict=False, logger=logger)
+
+
+# ------------------------------------------------------------------ initialisers
+class _Init:
+    """One ``init_cfg`` entry applied to the layers it names (class or direct base-class name)."""
+
+    def __init__(self, *, bias=0, bias_prob=None, layer=None):
+        if not isinstance(bias, (int, float)):
+            raise TypeError(f'bias must be a number, got {type(bias).__name__}')
+        if bias_prob is not None:
+            if not 0 < bias_prob < 1:
+                raise ValueError(f'bias_prob must be in (0, 1), got {bias_prob}')
+            # The bias making sigmoid(bias) == bias_prob (mmcv's bias_init_with_prob).
+            bias = float(-math.log((1 - bias_prob) / bias_prob))
+        if layer is None:
+            layer = []
+        elif isinstance(layer, str):
+            layer = [layer]
+        elif not (isinstance(layer, (list, tuple)) and all(isinstance(x, str) for x in layer)):
+            raise TypeError(f'layer must be a str or a list of str, got {layer!r}')
+        self.bias = bias
+        self.layer = set(layer)
+
+    def _matches(self, m):
+        names = {type(m).__name__} | {b.__name__ for b in type(m).__bases__}
+        return bool(names & self.layer)
+
+    def init_weight(self, weight):
+        raise NotImplementedError
+
+    def __call__(self, module, wholemodule=False):
+        """Initialise every matching submodule; returns how many were initialised."""
+        count = 0
+
+        def visit(m):
+            nonlocal count
+            if not (wholemodule or self._matches(m)):
+                return
+            weight = getattr(m, 'weight', None)
+            if isinstance(weight, torch.Tensor):
+                self.init_weight(weight)
+                count += 1
+            bias = getattr(m, 'bias', None)
+            if isinstance(bias, torch.Tensor):
+                nn.init.constant_(bias, self.bias)
+
+        # Post-order, as mmcv's module.apply, so random draws happen in the same order.
+        module.apply(visit)
+        return count
+
+
+class _Normal(_Init):
+    def __init__(self, mean=0.0, std=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std = mean, std
+
+    def init_weight(self, weight):
+        nn.init.normal_(weight, self.mean, self.std)
+
+
+class _Uniform(_Init):
+    def __init__(self, a=0.0, b=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.a, self.b = a, b
+
+    def init_weight(self, weight):
+        nn.init.uniform_(weight, self.a, self.b)
+
+
+class _Constant(_Init):
+    def __init__(self, val, **kwargs):
+        super().__init__(**kwargs)
+        self.val = val
+
+    def init_weight(self, weight):
+        nn.init.constant_(weight, self.val)
+
+
+def _check_distribution(distribution):
+    if distribution not in ('normal', 'uniform'):
+        raise ValueError(f"distribution must be 'normal' or 'uniform', got {distribution!r}")
+    return distribution
+
+
+class _Xavier(_Init):
+    def __init__(self, gain=1.0, distribution='normal', **kwargs):
+        super().__init__(**kwargs)
+        self.gain, self.distribution = gain, _check_distribution(distribution)
+
+    def init_weight(self, weight):
+        if self.distribution == 'uniform':
+            nn.init.xavier_uniform_(weight, gain=self.gain)
+        else:
+            nn.init.xavier_normal_(weight, gain=self.gain)
+
+
+class _Kaiming(_Init):
+    def __init__(self, a=0, mode='fan_out', nonlinearity='relu', distribution='normal', **kwargs):
+        super().__init__(**kwargs)
+        self.a, self.mode, self.nonlinearity = a, mode, nonlinearity
+        self.distribution = _check_distribution(distribution)
+
+    def init_weight(self, weight):
+        fn = nn.init.kaiming_uniform_ if self.distribution == 'uniform' else nn.init.kaiming_normal_
+        fn(weight, a=self.a, mode=self.mode, nonlinearity=self.nonlinearity)
+
+
+_INITS = {'Normal': _Normal, 'Uniform': _Uniform, 'Constant': _Constant, 'Xavier': _Xavier,
+          'Kaiming': _Kaiming}
+
+
+def _as_cfg_list(init_cfg):
+    if init_cfg is None:
+        return []
+    cfgs = [init_cfg] if isinstance(init_cfg, dict) else init_cfg
+    if not isinstance(cfgs, (list, tuple)) or not all(isinstance(c, dict) for c in cfgs):
+        raise TypeError(f'init_cfg must be a dict or a list of dicts, got {init_cfg!r}')
+    for c in cfgs:
+        if c.get('type') not in INIT_TYPES:
+            raise KeyError(f'init_cfg type {c.get("type")!r} is not supported; '
+                           f'allowed types are {list(INIT_TYPES)}')
+    return list(cfgs)
+
+
+def _apply_one(module, cfg, wholemodule=False):
+    args = dict(cfg)
+    kind = args.pop('type')
+    if kind == 'Pretrained':
+        unknown = set(args) - {'checkpoint', 'prefix', 'map_location'}
+        if unknown or 'checkpoint' not in args:
+            raise TypeError(f"Pretrained init_cfg takes checkpoint= (required), prefix=, "
+                            f"map_location=; got {cfg}")
+        load_pretrained(module, args['checkpoint'], prefix=args.get('prefix'),
+                        map_location=args.get('map_location', 'cpu'))
+        return
+    try:
+        init = _INITS[kind](**args)
+    except TypeError as e:
+        raise TypeError(f'init_cfg {cfg}: {e}') from e
+    if init(module, wholemodule) == 0 and (init.layer or wholemodule):
+        _log.warning('init_cfg %s matched no layer with a weight in %s', cfg,
+                     type(module).__name__)
+
+
+def initialize(module, init_cfg):
+    """Apply ``init_cfg`` (a dict or list of dicts, mmcv style) to ``module``.
+
+    Types: ``Normal(mean, std)``, ``Uniform(a, b)``, ``Constant(val)``, ``Xavier(gain,
+    distribution)``, ``Kaiming(a, mode, nonlinearity, distribution)``, each with ``bias``
+    (constant for biases, default 0), ``bias_prob`` and ``layer`` (class names, or names of a
+    direct base class such as ``'_BatchNorm'``; as in mmcv, an entry without ``layer`` touches
+    nothing but its ``override``), and ``Pretrained(checkpoint, prefix=None, map_location)``.
+    ``override=dict(name='fc', ...)`` (or a list) initialises the child ``name`` wholly; one
+    holding only ``name`` reuses the entry's arguments.
+    """
+    for cfg in _as_cfg_list(init_cfg):
+        cfg = copy.deepcopy(cfg)
+        override = cfg.pop('override', None)
+        _apply_one(module, cfg)
+        if override is None:
+            continue
+        cfg.pop('layer', None)
+        for ov in ([override] if isinstance(override, dict) else override):
+            ov = dict(ov)
+            name = ov.pop('name', None)
+            if name is None:
+                raise ValueError(f'override must contain the key "name", got {ov}')
+            if not ov:
+                ov = dict(cfg)
+            elif 'type' not in ov:
+                raise ValueError(f'override needs a "type" key besides "name", got {ov}')
+            child = getattr(module, name, None)
+            if not isinstance(child, nn.Module):
+                raise RuntimeError(f'{type(module).__name__} has no submodule {name!r}, '
+                                   f'named by init_cfg override {ov}')
+            _apply_one(child, ov, wholemodule=True)
+
+
+def _children_to_init(module):
+    """The nearest descendants that have ``init_weights``, looking through plain containers."""
+    for child in module.children():
+        if callable(getattr(child, 'init_weights', None)):
+            yield child
+        else:
+            yield from _children_to_init(child)
+
+
+class BaseModule(nn.Module):
+    """``nn.Module`` with an mmcv 1.x ``init_cfg``, applied by :meth:`init_weights`."""
+
+    def __init__(self, init_cfg=None):
+        super().__init__()
+        self._is_init = False
+        self.init_cfg = copy.deepcopy(init_cfg)
+        _as_cfg_list(self.init_cfg)  # a bad type fails at build time, not at init_weights
+
+    @property
+    def is_init(self):
+        """Whether :meth:`init_weights` already ran."""
+        return self._is_init
+
+    def init_weights(self):
+        """Initialise this module, then its children (mmcv 1.x ``BaseModule`` order).
+
+        Own ``init_cfg`` first, then each child's ``init_weights`` (a child found through plain
+        containers such as ``nn.Sequential`` too), so a child's ``Pretrained`` overrides a parent's
+        random init. A lone ``Pretrained`` dict skips the children entirely, as in mmcv, so they
+        keep the loaded weights. In a list, ``Pretrained`` entries run after the children (mmcv
+        would let the children overwrite them). A second call warns and does nothing.
+        """
+        if self._is_init:
+            warnings.warn(f'init_weights of {type(self).__name__} has been called more than once')
+            return
+        cfgs = _as_cfg_list(self.init_cfg)
+        if cfgs:
+            _log.debug('initialize %s with init_cfg %s', type(self).__name__, self.init_cfg)
+        if isinstance(self.init_cfg, dict) and self.init_cfg['type'] == 'Pretrained':
+            initialize(self, self.init_cfg)
+            self._is_init = True
+            return
+        initialize(self, [c for c in cfgs if c['type'] != 'Pretrained'])
+        for child in _children_to_init(self):
+            child.init_weights()
+        initialize(self, [c for c in cfgs if c['type'] == 'Pretrained'])
+        self._is_init = True
+
+    def __repr__(self):
+        s = super().__repr__()
+        return s if not self.init_cfg else f'{s}\ninit_cfg={self.init_cfg}'
