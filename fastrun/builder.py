@@ -1,0 +1,200 @@
+"""From a config to a run: model, data, optimizer, runner and hooks (mmcls ``train_model`` semantics)."""
+import copy
+import logging
+import os
+import random
+import warnings
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, build_from_cfg
+from .runner import build_runner
+from .step import DeviceLoader
+
+logger = logging.getLogger('fastrun')
+
+
+def set_random_seed(seed, deterministic=False, rank=0):
+    """Seed Python, NumPy and torch with ``seed + rank``; ``deterministic`` picks deterministic kernels."""
+    seed = seed + rank
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return seed
+
+
+def build_model(cfg):
+    """Build a model from ``cfg`` in ``MODELS`` and run its ``init_weights`` (``init_cfg``)."""
+    model = build_from_cfg(dict(cfg), MODELS)
+    if hasattr(model, 'init_weights'):
+        model.init_weights()
+    return model
+
+
+def build_dataset(cfg, default_args=None):
+    """Build a data set from ``cfg`` in ``DATASETS``."""
+    return build_from_cfg(dict(cfg), DATASETS, default_args)
+
+
+def _worker_init(base_seed):
+    def init(worker_id):
+        seed = (base_seed + worker_id) % 2**32
+        np.random.seed(seed)
+        random.seed(seed)
+    return init
+
+
+def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, shuffle=True,
+                     seed=None, pin_memory=False, persistent_workers=False, drop_last=False, **kwargs):
+    """A DataLoader with ``samples_per_gpu`` per process; a DistributedSampler when ``dist``."""
+    sampler = None
+    if dist:
+        from torch.utils.data.distributed import DistributedSampler
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0)
+        shuffle = False
+    generator = None
+    if shuffle and seed is not None:
+        generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        dataset, batch_size=samples_per_gpu, sampler=sampler, shuffle=shuffle,
+        num_workers=workers_per_gpu, pin_memory=pin_memory, drop_last=drop_last,
+        persistent_workers=persistent_workers and workers_per_gpu > 0, generator=generator,
+        worker_init_fn=_worker_init(seed) if seed is not None and workers_per_gpu > 0 else None,
+        **kwargs)
+
+
+_NORM = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm,
+         torch.nn.modules.instancenorm._InstanceNorm)
+
+
+def _param_groups(model, base_lr, base_wd, paramwise_cfg):
+    """mmcv's DefaultOptimizerConstructor rules: custom_keys, then bias/norm multipliers."""
+    custom_keys = dict(paramwise_cfg.get('custom_keys', {}))
+    # longer and alphabetically later keys first, as mmcv, so 'backbone.layer1' beats 'backbone'
+    ordered = sorted(sorted(custom_keys), key=len, reverse=True)
+    bias_lr_mult = paramwise_cfg.get('bias_lr_mult', 1.)
+    bias_decay_mult = paramwise_cfg.get('bias_decay_mult', 1.)
+    norm_decay_mult = paramwise_cfg.get('norm_decay_mult', 1.)
+    dwconv_decay_mult = paramwise_cfg.get('dwconv_decay_mult', 1.)
+    groups = []
+    for mod_name, module in model.named_modules():
+        is_norm = isinstance(module, _NORM)
+        is_dwconv = isinstance(module, torch.nn.Conv2d) and module.in_channels == module.groups > 1
+        for name, param in module.named_parameters(recurse=False):
+            group = {'params': [param]}
+            if not param.requires_grad:
+                groups.append(group)
+                continue
+            full = f'{mod_name}.{name}' if mod_name else name
+            key = next((k for k in ordered if k in full), None)
+            if key is not None:
+                group['lr'] = base_lr * custom_keys[key].get('lr_mult', 1.)
+                if base_wd is not None:
+                    group['weight_decay'] = base_wd * custom_keys[key].get('decay_mult', 1.)
+            else:
+                if name == 'bias' and not is_norm:
+                    group['lr'] = base_lr * bias_lr_mult
+                if base_wd is not None:
+                    if is_norm:
+                        group['weight_decay'] = base_wd * norm_decay_mult
+                    elif name == 'bias':
+                        group['weight_decay'] = base_wd * bias_decay_mult
+                    elif is_dwconv:
+                        group['weight_decay'] = base_wd * dwconv_decay_mult
+            groups.append(group)
+    return groups
+
+
+def build_optimizer(model, cfg):
+    """A torch.optim optimizer from ``dict(type='SGD', lr=..., paramwise_cfg=...)``."""
+    cfg = copy.deepcopy(dict(cfg))
+    paramwise_cfg = cfg.pop('paramwise_cfg', None)
+    cfg.pop('constructor', None)
+    model = getattr(model, 'module', model)
+    if paramwise_cfg:
+        params = _param_groups(model, cfg['lr'], cfg.get('weight_decay'), paramwise_cfg)
+    else:
+        params = model.parameters()
+    return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
+
+
+def default_device():
+    return torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
+
+
+def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate=True,
+                          timestamp=None, meta=None, device=None):
+    """Everything ``train_model`` does short of running: returns ``(runner, data_loaders)``."""
+    device = torch.device(device) if device is not None else default_device()
+    data_cfg = cfg.get('data', {})
+    loader_args = dict(samples_per_gpu=data_cfg.get('samples_per_gpu', 32),
+                       workers_per_gpu=data_cfg.get('workers_per_gpu', 0),
+                       pin_memory=data_cfg.get('pin_memory', device.type == 'cuda'),
+                       persistent_workers=data_cfg.get('persistent_workers', False))
+    data_loaders = []
+    for i, ds in enumerate(datasets or []):
+        loader = build_dataloader(ds, dist=distributed, shuffle=True,
+                                  seed=cfg.get('seed'), **loader_args)
+        data_loaders.append(DeviceLoader(loader, device))
+
+    model = model.to(device)
+    if distributed:
+        from .dist import wrap_distributed
+        model = wrap_distributed(model, cfg, device)
+    optimizer = build_optimizer(model, cfg['optimizer']) if cfg.get('optimizer') else None
+
+    runner_cfg = cfg.get('runner')
+    if runner_cfg is None:
+        runner_cfg = {'type': 'EpochBasedRunner', 'max_epochs': cfg['total_epochs']}
+        warnings.warn('config has no "runner"; using EpochBasedRunner with max_epochs=total_epochs',
+                      UserWarning)
+    runner = build_runner(runner_cfg, default_args=dict(
+        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.get('work_dir'),
+        logger=logging.getLogger('fastrun'), meta=meta))
+    if timestamp is not None:
+        runner.timestamp = timestamp
+
+    optimizer_config = cfg.get('optimizer_config')
+    fp16_cfg = cfg.get('fp16')
+    if fp16_cfg is not None:
+        optimizer_config = dict(optimizer_config or {}, **fp16_cfg, type='Fp16OptimizerHook')
+    runner.register_training_hooks(
+        cfg.get('lr_config'), optimizer_config, cfg.get('checkpoint_config'), cfg.get('log_config'),
+        cfg.get('momentum_config'), custom_hooks_config=cfg.get('custom_hooks'))
+    if distributed and runner_cfg['type'] == 'EpochBasedRunner':
+        runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS))
+
+    if validate and data_cfg.get('val') is not None:
+        val_dataset = build_dataset(data_cfg['val'])
+        val_loader = DeviceLoader(build_dataloader(val_dataset, dist=distributed, shuffle=False,
+                                                   **loader_args), device)
+        eval_cfg = dict(cfg.get('evaluation') or {})
+        eval_cfg['by_epoch'] = runner_cfg['type'] != 'IterBasedRunner'
+        eval_type = 'DistEvalHook' if distributed else 'EvalHook'
+        # After IterTimerHook (same LOW priority, registered later), as mmcls does.
+        runner.register_hook(build_from_cfg(dict(eval_cfg, type=eval_type, dataloader=val_loader), HOOKS),
+                             priority='LOW')
+    return runner, data_loaders
+
+
+def train_model(model, datasets, cfg, distributed=False, validate=True, timestamp=None, meta=None,
+                device=None):
+    """Build the runner and its hooks from ``cfg``, restore ``resume_from``/``load_from``, and run."""
+    datasets = datasets if isinstance(datasets, (list, tuple)) else [datasets]
+    runner, data_loaders = build_runner_from_cfg(cfg, model, datasets, distributed, validate,
+                                                 timestamp, meta, device)
+    if cfg.get('resume_from'):
+        runner.resume(cfg['resume_from'])
+    elif cfg.get('load_from'):
+        runner.load_checkpoint(cfg['load_from'])
+    runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+    return runner
