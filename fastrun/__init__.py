@@ -3,6 +3,8 @@ __version__ = '0.1.0'
 
 from ._core import CORE
 from .checkpoint import load_checkpoint, save_checkpoint
+from .config import Config, ConfigDict, ConfigError, DictAction
+from . import datasets, models  # noqa: F401  (register the bundled data sets and models)
 from .dist import get_dist_info, master_only
 from .hook import STAGES, Hook
 from .hooks import *  # noqa: F401,F403
@@ -16,4 +18,5 @@ from .runner import EpochBasedRunner, IterBasedRunner, IterLoader, Runner, build
 __all__ = ['CORE', 'STAGES', 'Hook', 'Priority', 'get_priority', 'Registry', 'build_from_cfg',
            'HOOKS', 'MODELS', 'DATASETS', 'OPTIMIZERS', 'RUNNERS', 'Runner', 'EpochBasedRunner',
            'IterBasedRunner', 'IterLoader', 'build_runner', 'LogBuffer', 'get_logger', 'print_log',
-           'get_dist_info', 'master_only', 'save_checkpoint', 'load_checkpoint'] + _hooks_all
+           'get_dist_info', 'master_only', 'save_checkpoint', 'load_checkpoint', 'Config',
+           'ConfigDict', 'ConfigError', 'DictAction'] + _hooks_all

@@ -8,17 +8,12 @@ from collections import OrderedDict
 
 import torch
 
-from .dist import is_module_wrapper
 
 logger_ = logging.getLogger('fastrun')
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read; the message names the file."""
-
-
-def _unwrap(model):
-    return model.module if is_module_wrapper(model) else model
 
 
 def weights_to_cpu(state_dict):
@@ -127,26 +122,45 @@ def read_checkpoint(filename, map_location='cpu', weights_only=True):
                               f'corrupt, use an earlier checkpoint') from e
 
 
-def _head(keys, n=5):
-    keys = list(keys)
-    more = f' ... and {len(keys) - n} more' if len(keys) > n else ''
-    return ', '.join(keys[:n]) + more
+def _unwrap(module):
+    # DataParallel / DistributedDataParallel keep the real model in .module.
+    wrappers = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
+    while isinstance(module, wrappers):
+        module = module.module
+    return module
+
+
+def _head(items, n=10):
+    items = list(items)
+    more = f', ... ({len(items) - n} more)' if len(items) > n else ''
+    return ', '.join(items[:n]) + more
 
 
 def load_state_dict(module, state_dict, strict=False, logger=None):
-    """Load ``state_dict`` into ``module``, skipping shape mismatches; report what did not match.
+    """Load ``state_dict`` into ``module``, skipping tensors whose shape differs; report the rest.
 
-    Returns ``dict(missing=[...], unexpected=[...], mismatched=[(key, ckpt_shape, model_shape)])``.
-    With ``strict=True`` any of them raises a RuntimeError listing them.
+    Returns ``dict(missing=[key], unexpected=[key], mismatched=[(key, ckpt_shape, model_shape)])``
+    (``num_batches_tracked`` buffers are not reported missing, as mmcv). Mismatches are logged
+    as one WARNING on ``logger`` (default ``logging.getLogger('fastrun')``), the first few keys of
+    each kind with counts. ``strict=True`` raises a RuntimeError listing them instead, after the
+    matching tensors were loaded (torch and mmcv do the same). The state dict's ``_metadata``
+    (module versions) is honoured.
     """
     module = _unwrap(module)
+    if not isinstance(state_dict, dict):
+        raise TypeError(f'state_dict must be a dict, got {type(state_dict).__name__}')
     own = module.state_dict()
     mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
                   if k in own and torch.is_tensor(v) and tuple(v.shape) != tuple(own[k].shape)]
     bad = {k for k, _, _ in mismatched}
     loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
+    metadata = getattr(state_dict, '_metadata', None)
+    if metadata is not None:
+        loadable._metadata = metadata
+    # torch's own matching (not a key diff of ours) so modules' load hooks can remap keys.
     result = module.load_state_dict(loadable, strict=False)
-    report = dict(missing=[k for k in result.missing_keys if k not in bad],
+    report = dict(missing=[k for k in result.missing_keys
+                           if k not in bad and 'num_batches_tracked' not in k],
                   unexpected=list(result.unexpected_keys), mismatched=mismatched)
     lines = []
     if report['unexpected']:
@@ -156,8 +170,8 @@ def load_state_dict(module, state_dict, strict=False, logger=None):
         lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
                      f'{_head(report["missing"])}')
     if mismatched:
-        lines.append(f'size mismatch ({len(mismatched)}): ' + _head(
-            f'{k} (checkpoint {tuple(a)} vs model {tuple(b)})' for k, a, b in mismatched))
+        lines.append(f'size mismatch, not loaded ({len(mismatched)}): ' + _head(
+            f'{k} (checkpoint {a} vs model {b})' for k, a, b in mismatched))
     if lines:
         msg = 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
         if strict:

@@ -20,6 +20,7 @@ import os.path as osp
 import sys
 import traceback
 import types
+import unicodedata
 import warnings
 
 import yaml
@@ -101,6 +102,16 @@ class ConfigDict(dict):
     def copy(self):
         """A shallow copy of the same class."""
         return type(self)(self)
+
+    # dict's own `|` and `|=` bypass __setitem__, which would leave nested dicts unwrapped.
+    def __or__(self, other):
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def to_dict(self):
         """The content as plain nested dicts (lists and tuples kept)."""
@@ -318,7 +329,10 @@ def _import_custom(value, label, search_dir):
 
 
 def _is_name(key):
-    return isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+    """Whether ``key`` can be written as ``key=`` / ``key = `` and read back unchanged."""
+    # Python NFKC-normalises identifiers: `µ=1` (micro sign) would come back as Greek `μ`.
+    return (isinstance(key, str) and key.isidentifier() and not keyword.iskeyword(key)
+            and unicodedata.normalize('NFKC', key) == key)
 
 
 def _one_line(value, shadowed=frozenset()):
@@ -609,7 +623,7 @@ def _filename_of(cfg):
 
 
 def check_unknown_keys(cfg):
-    """Warn (UserWarning) about each top-level key fastrun does not know, with the closest known key; returns the messages."""
+    """Warn (UserWarning) for each top-level key fastrun does not know, suggesting the closest; returns the messages."""
     messages = []
     for key in cfg:
         name = str(key)

@@ -9,6 +9,8 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from ..checkpoint import load_state_dict, read_checkpoint
+
 __all__ = ['BaseModule', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
 
 _log = logging.getLogger('fastrun')
@@ -19,62 +21,10 @@ _SHOW = 10  # keys shown per category in a mismatch report
 
 
 # ------------------------------------------------------------------ state dict loading
-def _unwrap(module):
-    # DataParallel / DistributedDataParallel keep the real model in .module.
-    wrappers = (nn.DataParallel, nn.parallel.DistributedDataParallel)
-    while isinstance(module, wrappers):
-        module = module.module
-    return module
-
-
 def _head(items, n=_SHOW):
     items = list(items)
     more = f', ... ({len(items) - n} more)' if len(items) > n else ''
     return ', '.join(items[:n]) + more
-
-
-def load_state_dict(module, state_dict, strict=False, logger=None):
-    """Load ``state_dict`` into ``module``, skipping tensors whose shape differs; report the rest.
-
-    Returns ``dict(missing=[key], unexpected=[key], mismatched=[(key, ckpt_shape, model_shape)])``
-    (``num_batches_tracked`` buffers are not reported missing, as mmcv). Mismatches are logged
-    as one WARNING on ``logger`` (default ``logging.getLogger('fastrun')``), the first few keys of
-    each kind with counts. ``strict=True`` raises a RuntimeError listing them instead, after the
-    matching tensors were loaded (torch and mmcv do the same). The state dict's ``_metadata``
-    (module versions) is honoured.
-    """
-    module = _unwrap(module)
-    if not isinstance(state_dict, dict):
-        raise TypeError(f'state_dict must be a dict, got {type(state_dict).__name__}')
-    own = module.state_dict()
-    mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
-                  if k in own and torch.is_tensor(v) and tuple(v.shape) != tuple(own[k].shape)]
-    bad = {k for k, _, _ in mismatched}
-    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
-    metadata = getattr(state_dict, '_metadata', None)
-    if metadata is not None:
-        loadable._metadata = metadata
-    # torch's own matching (not a key diff of ours) so modules' load hooks can remap keys.
-    result = module.load_state_dict(loadable, strict=False)
-    report = dict(missing=[k for k in result.missing_keys
-                           if k not in bad and 'num_batches_tracked' not in k],
-                  unexpected=list(result.unexpected_keys), mismatched=mismatched)
-    lines = []
-    if report['unexpected']:
-        lines.append(f'unexpected keys in source state_dict ({len(report["unexpected"])}): '
-                     f'{_head(report["unexpected"])}')
-    if report['missing']:
-        lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
-                     f'{_head(report["missing"])}')
-    if mismatched:
-        lines.append(f'size mismatch, not loaded ({len(mismatched)}): ' + _head(
-            f'{k} (checkpoint {a} vs model {b})' for k, a, b in mismatched))
-    if lines:
-        msg = 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
-        if strict:
-            raise RuntimeError(msg)
-        (logger or _log).warning(msg)
-    return report
 
 
 def _strip_prefix(state_dict, prefix, keep_others):
@@ -112,7 +62,7 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint file {path!r} not found (init_cfg key 'checkpoint' "
                                 f'of {type(module).__name__}); only local files are supported')
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    ckpt = read_checkpoint(path, map_location=map_location)
     state_dict = ckpt['state_dict'] if isinstance(ckpt, dict) and 'state_dict' in ckpt else ckpt
     if not isinstance(state_dict, dict):
         raise TypeError(f'{path}: expected a state dict or a dict with a "state_dict" key, '
@@ -254,7 +204,7 @@ def _as_cfg_list(init_cfg):
     return list(cfgs)
 
 
-def _apply_one(module, cfg, wholemodule=False):
+def _apply_one(module, cfg, wholemodule=False, has_override=False):
     args = dict(cfg)
     kind = args.pop('type')
     if kind == 'Pretrained':
@@ -265,6 +215,9 @@ def _apply_one(module, cfg, wholemodule=False):
         load_pretrained(module, args['checkpoint'], prefix=args.get('prefix'),
                         map_location=args.get('map_location', 'cpu'))
         return
+    if kind not in _INITS:
+        raise KeyError(f'init_cfg type {kind!r} is not supported; allowed types are '
+                       f'{list(INIT_TYPES)}')
     try:
         init = _INITS[kind](**args)
     except TypeError as e:
@@ -272,6 +225,9 @@ def _apply_one(module, cfg, wholemodule=False):
     if init(module, wholemodule) == 0 and (init.layer or wholemodule):
         _log.warning('init_cfg %s matched no layer with a weight in %s', cfg,
                      type(module).__name__)
+    elif not (init.layer or wholemodule or has_override):
+        _log.warning('init_cfg %s names no layer, so it initialises nothing (mmcv semantics); '
+                     'add layer=... or override=...', cfg)
 
 
 def initialize(module, init_cfg):
@@ -288,7 +244,7 @@ def initialize(module, init_cfg):
     for cfg in _as_cfg_list(init_cfg):
         cfg = copy.deepcopy(cfg)
         override = cfg.pop('override', None)
-        _apply_one(module, cfg)
+        _apply_one(module, cfg, has_override=override is not None)
         if override is None:
             continue
         cfg.pop('layer', None)
