@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .profiling import nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, build_from_cfg
 from .runner import build_runner
 from .step import DeviceLoader
@@ -162,6 +163,8 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
         logger=logging.getLogger('fastrun'), meta=meta))
     if timestamp is not None:
         runner.timestamp = timestamp
+    if nvtx_requested(cfg):
+        runner.enable_nvtx()
 
     optimizer_config = cfg.get('optimizer_config')
     fp16_cfg = cfg.get('fp16')

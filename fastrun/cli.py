@@ -80,6 +80,8 @@ def cmd_train(args):
         cfg.seed = args.seed
     if args.deterministic:
         cfg.deterministic = True
+    if args.nvtx:
+        cfg.profiling = dict(cfg.get('profiling') or {}, nvtx=True)
 
     distributed = args.launcher != 'none'
     if distributed:
@@ -233,6 +235,8 @@ def build_parser():
     p.add_argument('--seed', type=int)
     p.add_argument('--deterministic', action='store_true')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--nvtx', action='store_true',
+                   help='NVTX ranges per stage, hook, data fetch and step (for nsys profile)')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
     _add_cfg_options(p)
     p.set_defaults(func=cmd_train)

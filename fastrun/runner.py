@@ -164,13 +164,17 @@ class Runner:
         self.log_buffer = LogBuffer()
         self._dispatch = _core.impl.Dispatcher(DISPATCH_NAMES)
         self._hooks = _HookList(self._rebuild_tables)
-        #: Optional ``(stage, fn) -> fn`` wrapper applied to every table entry (profiling).
-        self._annotate = None
+        #: ``(stage, fn) -> fn`` wrappers applied to every table entry, by key (profilers).
+        self._annotators = {}
+        #: The NVTX annotator while NVTX ranges are on (``enable_nvtx``), else None.
+        self._nvtx = None
         #: A zero-argument callable returning a context manager entered around every step
         #: (AMP hooks set ``lambda: torch.autocast(...)``); read when each phase starts.
         self.step_context = None
         #: Set by a hook (early stopping, a signal) to end the run after the current iteration.
         self.stop_training = False
+        if os.environ.get('FASTRUN_NVTX', '') not in ('', '0'):
+            self.enable_nvtx()
 
     # ---------------------------------------------------------------- state
     model_name = property(lambda self: self._model_name, doc='Class name of the (unwrapped) model.')
@@ -209,15 +213,33 @@ class Runner:
         tables = []
         for name in DISPATCH_NAMES:
             fns = [fn for fn in (stage_method(h, name) for h in self._hooks) if fn is not None]
-            if self._annotate is not None:
-                fns = [self._annotate(name, fn) for fn in fns]
+            for annotate in self._annotators.values():
+                fns = [annotate(name, fn) for fn in fns]
+            if self._nvtx is not None:
+                fns = self._nvtx.bracket(name, fns)
             tables.append(tuple(fns))
         self._dispatch.set_tables(tables)
 
-    def set_annotation(self, annotate):
-        """Wrap every table entry with ``annotate(stage, fn)`` (None restores the plain tables)."""
-        self._annotate = annotate
+    def set_annotation(self, annotate, key='default'):
+        """Wrap every table entry with ``annotate(stage, fn)``; None removes the wrapper of ``key``.
+
+        The wrapped tables are built here, once; the loop never checks whether profiling is on.
+        """
+        if annotate is None:
+            self._annotators.pop(key, None)
+        else:
+            self._annotators[key] = annotate
         self._rebuild_tables()
+
+    def enable_nvtx(self, enabled=True):
+        """NVTX ranges around every stage, hook call, batch fetch and step (for Nsight Systems)."""
+        if enabled:
+            from .profiling import NvtxAnnotator
+            self._nvtx = NvtxAnnotator()
+            self.set_annotation(self._nvtx, key='nvtx')
+        else:
+            self._nvtx = None
+            self.set_annotation(None, key='nvtx')
 
     def register_hook(self, hook, priority='NORMAL'):
         """Insert ``hook`` by priority; among equal priorities, first registered runs first."""
@@ -354,10 +376,17 @@ class Runner:
             def step(batch):
                 with ctx():
                     run_iter(batch, train_mode, **kwargs)
-            return step
-        if kwargs:
-            return lambda batch: run_iter(batch, train_mode, **kwargs)
-        return lambda batch: run_iter(batch, train_mode)
+        elif kwargs:
+            def step(batch):
+                run_iter(batch, train_mode, **kwargs)
+        else:
+            def step(batch):
+                run_iter(batch, train_mode)
+        return step if self._nvtx is None else self._nvtx.wrap_step(step, 'step')
+
+    def _feed(self, loader):
+        # The loader the core iterates: the runner's own, or one with NVTX ranges on each fetch.
+        return loader if self._nvtx is None else self._nvtx.wrap_loader(loader)
 
     # ---------------------------------------------------------------- running
     def _check_workflow(self, data_loaders, workflow):
@@ -478,7 +507,7 @@ class EpochBasedRunner(Runner):
         self.data_loader = data_loader
         self._max_iters = self._max_epochs * len(data_loader)
         self.call_hook('before_train_epoch')
-        self._dispatch.run_epoch(self, data_loader, _BEFORE_TRAIN_ITER, _AFTER_TRAIN_ITER,
+        self._dispatch.run_epoch(self, self._feed(data_loader), _BEFORE_TRAIN_ITER, _AFTER_TRAIN_ITER,
                                  self._stepper(True, kwargs), True)
         self.call_hook('after_train_epoch')
         self._epoch += 1
@@ -490,7 +519,7 @@ class EpochBasedRunner(Runner):
         self.mode = 'val'
         self.data_loader = data_loader
         self.call_hook('before_val_epoch')
-        self._dispatch.run_epoch(self, data_loader, _BEFORE_VAL_ITER, _AFTER_VAL_ITER,
+        self._dispatch.run_epoch(self, self._feed(data_loader), _BEFORE_VAL_ITER, _AFTER_VAL_ITER,
                                  self._stepper(False, kwargs), False)
         self.call_hook('after_val_epoch')
 
@@ -532,7 +561,7 @@ class IterBasedRunner(Runner):
         self.data_loader = loader
         before, after = (_BEFORE_TRAIN_ITER, _AFTER_TRAIN_ITER) if train else (_BEFORE_VAL_ITER, _AFTER_VAL_ITER)
         with torch.set_grad_enabled(train and torch.is_grad_enabled()):
-            return self._dispatch.run_iters(self, loader, n, before, after,
+            return self._dispatch.run_iters(self, self._feed(loader), n, before, after,
                                             self._stepper(train, kwargs), train, self._max_iters)
 
     def train(self, data_loader, **kwargs):

@@ -1,0 +1,116 @@
+"""NVTX ranges for Nsight Systems: an annotated dispatch table, swapped in only when profiling.
+
+When NVTX is off nothing here runs: the runner's plain tables hold the hooks' bound methods.
+When on, each table entry becomes a closure that pushes a range named ``<stage>/<HookClass>``
+(event attributes made once per hook, not per call), and each stage is bracketed by a
+``<stage>`` range; the step's data fetch and forward get ranges too.
+"""
+import functools
+import os
+
+_DOMAIN = 'fastrun'
+
+
+def nvtx_requested(cfg=None):
+    """True when ``FASTRUN_NVTX=1`` or the config has ``profiling=dict(nvtx=True)``."""
+    if os.environ.get('FASTRUN_NVTX', '') not in ('', '0'):
+        return True
+    return bool(((cfg or {}).get('profiling') or {}).get('nvtx', False))
+
+
+def _domain():
+    try:
+        import nvtx
+    except ImportError as e:
+        raise ImportError('NVTX ranges need the nvtx package: pip install fastrun[nvtx]') from e
+    return nvtx.get_domain(_DOMAIN)
+
+
+def _owner_name(fn):
+    owner = getattr(fn, '__self__', None)
+    return type(owner).__name__ if owner is not None else getattr(fn, '__qualname__', 'fn')
+
+
+class NvtxAnnotator:
+    """Builds annotated table entries and step wrappers on one NVTX domain."""
+
+    def __init__(self):
+        self.domain = _domain()
+
+    def range(self, name):
+        """A ``(push, pop)`` pair of zero-argument callables for a range called ``name``."""
+        attrs = self.domain.get_event_attributes(message=name)
+        push, pop = self.domain.push_range, self.domain.pop_range
+        return (lambda: push(attrs)), pop
+
+    def __call__(self, stage, fn):
+        """The table entry for ``fn`` at ``stage``: ``fn`` inside a ``<stage>/<HookClass>`` range."""
+        attrs = self.domain.get_event_attributes(message=f'{stage}/{_owner_name(fn)}')
+        push, pop = self.domain.push_range, self.domain.pop_range
+
+        @functools.wraps(fn)
+        def annotated(runner):
+            push(attrs)
+            try:
+                fn(runner)
+            finally:
+                pop()
+        annotated.__wrapped__ = fn
+        return annotated
+
+    def bracket(self, stage, table):
+        """``table`` with a ``<stage>`` range around all of it (empty tables stay empty)."""
+        if not table:
+            return table
+        push, pop = self.range(stage)
+        return (lambda runner: push(),) + tuple(table) + (lambda runner: pop(),)
+
+    def wrap_step(self, step, name='forward'):
+        push, pop = self.range(name)
+
+        def annotated(batch):
+            push()
+            try:
+                step(batch)
+            finally:
+                pop()
+        return annotated
+
+    def wrap_loader(self, loader, name='data'):
+        return _RangedLoader(loader, self.range(name))
+
+
+class _RangedLoader:
+    """Iterates ``loader`` with each batch fetch inside a ``data`` range."""
+
+    def __init__(self, loader, push_pop):
+        self.loader = loader
+        self.push, self.pop = push_pop
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __getattr__(self, name):
+        if name == 'loader':
+            raise AttributeError(name)
+        return getattr(self.loader, name)
+
+    def __iter__(self):
+        it = iter(self.loader)
+        push, pop = self.push, self.pop
+        while True:
+            push()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            finally:
+                pop()
+            yield batch
+
+    def __next__(self):  # endless loaders of iter-based runs
+        self.push()
+        try:
+            return next(self.loader)
+        finally:
+            self.pop()
