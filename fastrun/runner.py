@@ -451,14 +451,20 @@ class Runner:
                 map_location = lambda storage, loc: storage.cuda(device)  # noqa: E731
             else:
                 map_location = 'cpu'
-        checkpoint = self.load_checkpoint(checkpoint, map_location=map_location)
+        filename = checkpoint
+        checkpoint = self.load_checkpoint(filename, map_location=map_location)
         meta = checkpoint.get('meta', {})
         self._epoch = meta.get('epoch', 0)
         self._iter = meta.get('iter', 0)
         self._restore_counters(meta)
-        self.meta = dict(self.meta or {})
+        # As mmcv: the run continues with the checkpoint's meta (hook_msgs, fp16 scaler state...),
+        # but what describes this run (its config, name, seed) stays this run's.
+        current = self.meta or {}
+        self.meta = dict(meta)
+        self.meta.update({k: current[k] for k in ('config', 'exp_name', 'seed', 'world_size') if k in current})
         self.meta.setdefault('hook_msgs', {})
-        self.meta['hook_msgs'].update(meta.get('hook_msgs', {}))
+        #: The file this run resumed from (checkpoint rotation never deletes it).
+        self._resumed_from = filename if isinstance(filename, str) else None
         if 'optimizer' in checkpoint and resume_optimizer:
             if isinstance(self.optimizer, torch.optim.Optimizer):
                 self.optimizer.load_state_dict(checkpoint['optimizer'])

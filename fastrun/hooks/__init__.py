@@ -1,5 +1,11 @@
 """The hooks fastrun ships; each module registers its hooks in ``fastrun.HOOKS``."""
 from ..hook import Hook
+from .checkpoint import CheckpointHook
+from .closure import ClosureHook
+from .early_stopping import EarlyStoppingHook
+from .ema import EMAHook
+from .evaluation import DistEvalHook, EvalHook, EvaluationHook
+from .invalid_loss import CheckInvalidLossHook
 from .iter_timer import IterTimerHook
 from .lr_updater import (CosineAnnealingLrUpdaterHook, CosineRestartLrUpdaterHook, CyclicLrUpdaterHook,
                          ExpLrUpdaterHook, FixedLrUpdaterHook, FlatCosineAnnealingLrUpdaterHook,
@@ -8,11 +14,21 @@ from .lr_updater import (CosineAnnealingLrUpdaterHook, CosineRestartLrUpdaterHoo
 from .momentum_updater import (CosineAnnealingMomentumUpdaterHook, CyclicMomentumUpdaterHook,
                                LinearAnnealingMomentumUpdaterHook, MomentumUpdaterHook,
                                OneCycleMomentumUpdaterHook, StepMomentumUpdaterHook)
+from .memory import EmptyCacheHook
 from .optimizer import OptimizerHook
+from .optimizer_variants import (AmpOptimizerHook, Fp16OptimizerHook,
+                                 GradientCumulativeFp16OptimizerHook, GradientCumulativeOptimizerHook)
+from .profiler import ProfilerHook
 from .progress import ProgressBarHook
+from .sampler_seed import DistSamplerSeedHook
+from .sync_buffer import SyncBuffersHook
 
 __all__ = [
-    'Hook', 'IterTimerHook', 'OptimizerHook', 'ProgressBarHook',
+    'Hook', 'IterTimerHook', 'OptimizerHook', 'ProgressBarHook', 'CheckpointHook',
+    'EarlyStoppingHook', 'EvalHook', 'EvaluationHook', 'DistEvalHook', 'ClosureHook', 'EMAHook',
+    'CheckInvalidLossHook', 'EmptyCacheHook', 'AmpOptimizerHook', 'Fp16OptimizerHook',
+    'GradientCumulativeOptimizerHook', 'GradientCumulativeFp16OptimizerHook', 'ProfilerHook',
+    'DistSamplerSeedHook', 'SyncBuffersHook',
     'LrUpdaterHook', 'FixedLrUpdaterHook', 'StepLrUpdaterHook', 'ExpLrUpdaterHook',
     'PolyLrUpdaterHook', 'InvLrUpdaterHook', 'CosineAnnealingLrUpdaterHook',
     'FlatCosineAnnealingLrUpdaterHook', 'CosineRestartLrUpdaterHook', 'CyclicLrUpdaterHook',

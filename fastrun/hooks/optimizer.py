@@ -10,10 +10,19 @@ class OptimizerHook(Hook):
     """Backward of ``runner.outputs['loss']`` and an optimizer step after each train iteration.
 
     ``grad_clip=dict(max_norm=..., norm_type=2)`` clips the gradient norm and logs it as
-    ``grad_norm`` (a tensor until the logger syncs it).
+    ``grad_norm`` (a tensor until the logger syncs it). ``amp=dict(dtype='bfloat16'|'float16')``
+    builds the AMP variant (autocast around the step, a GradScaler for float16).
     """
 
-    def __init__(self, grad_clip=None, detect_anomalous_params=False):
+    def __new__(cls, *args, amp=None, **kwargs):
+        # optimizer_config=dict(amp=dict(dtype=...)) switches AMP on with one key: the hook
+        # built is the AMP variant, still an OptimizerHook.
+        if amp is not None and cls is OptimizerHook:
+            from .optimizer_variants import AmpOptimizerHook
+            cls = AmpOptimizerHook
+        return super().__new__(cls)
+
+    def __init__(self, grad_clip=None, detect_anomalous_params=False, amp=None):
         self.grad_clip = grad_clip
         self.detect_anomalous_params = detect_anomalous_params
 

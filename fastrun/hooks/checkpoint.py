@@ -1,0 +1,167 @@
+"""CheckpointHook: save checkpoints every few epochs or iterations, keep the newest few."""
+import os
+import os.path as osp
+import re
+import string
+
+import torch
+import torch.distributed as dist
+
+from ..dist import get_dist_info
+from ..hook import Hook
+from ..registry import HOOKS
+
+
+def resolve_out_dir(out_dir, work_dir, file_client_args, owner):
+    """The folder a hook writes to: ``work_dir``, or ``out_dir/<basename of work_dir>`` (mmcv).
+
+    Only local folders are supported: ``file_client_args`` may only name the ``disk`` backend.
+    """
+    if file_client_args is not None and dict(file_client_args).get('backend', 'disk') != 'disk':
+        raise NotImplementedError(f'{owner}: only local folders are supported, but '
+                                  f'file_client_args={file_client_args} names another backend')
+    if out_dir and '://' in str(out_dir):
+        raise NotImplementedError(f'{owner}: out_dir={out_dir!r} is not a local folder; only '
+                                  'local folders are supported')
+    if not out_dir:
+        if work_dir is None:
+            raise ValueError(f'{owner} needs a folder: give the runner a work_dir or the hook '
+                             'an out_dir')
+        return work_dir
+    out_dir = osp.abspath(out_dir)
+    if work_dir is not None and out_dir != osp.abspath(work_dir):
+        out_dir = osp.join(out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+    return out_dir
+
+
+def literal_template(filename):
+    """A ``filename_tmpl`` that formats to ``filename`` itself, whatever the runner passes."""
+    return filename.replace('{', '{{').replace('}', '}}')
+
+
+def _number_pattern(tmpl):
+    # 'epoch_{}.pth' -> r'epoch_(\d+)\.pth'; None unless the template has exactly one field.
+    regex, fields = '', 0
+    for literal, field, _, _ in string.Formatter().parse(tmpl):
+        regex += re.escape(literal)
+        if field is not None:
+            regex += r'(\d+)'
+            fields += 1
+    return re.compile(regex) if fields == 1 else None
+
+
+def _allreduce_buffers(model):
+    """Average the floating-point buffers (BatchNorm statistics) of ``model`` over all ranks."""
+    _, world_size = get_dist_info()
+    if world_size == 1:
+        return
+    by_dtype = {}
+    for b in model.buffers():
+        # Integer buffers (num_batches_tracked) count the same steps on every rank.
+        if b.is_floating_point():
+            by_dtype.setdefault((b.device, b.dtype), []).append(b)
+    for bufs in by_dtype.values():
+        flat = torch.cat([b.reshape(-1) for b in bufs])  # one collective per dtype, not per buffer
+        dist.all_reduce(flat)
+        flat.div_(world_size)
+        for b, v in zip(bufs, flat.split([b.numel() for b in bufs])):
+            b.copy_(v.view_as(b))
+
+
+@HOOKS.register_module()
+class CheckpointHook(Hook):
+    """Save ``epoch_N.pth`` (``by_epoch``) or ``iter_N.pth`` every ``interval``, and at the end.
+
+    ``interval=-1`` saves only the last one (when ``save_last``). ``out_dir`` defaults to the
+    runner's work_dir; given, files go to ``out_dir/<basename of work_dir>`` as in mmcv >= 1.3.16.
+    ``max_keep_ckpts > 0``: once the new file is complete, the older ``epoch_*``/``iter_*`` files
+    present in the folder beyond the newest ``max_keep_ckpts`` are deleted; files numbered after
+    the current one (from an earlier, longer run) and the checkpoint the run resumed from are left
+    alone. ``sync_buffer`` averages buffers over the ranks first. The path of the newest file goes
+    to ``runner.meta['hook_msgs']['last_ckpt']``. Other keyword arguments (``filename_tmpl``,
+    ``create_symlink``, ``meta``) go to ``runner.save_checkpoint``. Only rank 0 writes.
+    """
+
+    def __init__(self, interval=-1, by_epoch=True, save_optimizer=True, out_dir=None,
+                 max_keep_ckpts=-1, save_last=True, sync_buffer=False, file_client_args=None,
+                 **kwargs):
+        self.interval = interval
+        self.by_epoch = by_epoch
+        self.save_optimizer = save_optimizer
+        self.out_dir = out_dir
+        self.max_keep_ckpts = max_keep_ckpts
+        self.save_last = save_last
+        self.sync_buffer = sync_buffer
+        self.file_client_args = file_client_args
+        self.args = kwargs
+        if not by_epoch:
+            # Bound on the instance so that only an iteration-wise hook sits in the
+            # per-iteration dispatch table: an epoch-wise one costs no call per iteration.
+            self.after_train_iter = self._after_train_iter
+
+    def before_run(self, runner):
+        self.save_dir = resolve_out_dir(self.out_dir, runner.work_dir, self.file_client_args,
+                                        type(self).__name__)
+        # Read now: a resume from latest.pth must protect the file it pointed to then.
+        meta = runner.meta or {}
+        resumed = meta.get('resumed_from') or getattr(runner, '_resumed_from', None)
+        self._resumed_from = osp.realpath(resumed) if resumed else None
+        runner.logger.info('Checkpoints will be saved to %s', self.save_dir)
+
+    def after_train_epoch(self, runner):
+        if self.by_epoch and (self.every_n_epochs(runner, self.interval)
+                              or (self.save_last and self.is_last_epoch(runner))):
+            self._save(runner, runner.epoch + 1, 'epochs')
+
+    def _after_train_iter(self, runner):
+        if (self.every_n_iters(runner, self.interval)
+                or (self.save_last and self.is_last_iter(runner))):
+            self._save(runner, runner.iter + 1, 'iterations')
+
+    @property
+    def filename_tmpl(self):
+        """The checkpoint file name with ``{}`` for the epoch or iteration number."""
+        return self.args.get('filename_tmpl', 'epoch_{}.pth' if self.by_epoch else 'iter_{}.pth')
+
+    def _save(self, runner, number, unit):
+        runner.logger.info('Saving checkpoint at %d %s', number, unit)
+        if self.sync_buffer:
+            _allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
+        if get_dist_info()[0] == 0:
+            self._write(runner, number)
+
+    def _write(self, runner, number):
+        tmpl = self.filename_tmpl
+        filename = tmpl.format(number)
+        if runner.meta is None:
+            runner.meta = {}
+        # Recorded before saving, so the checkpoint itself names the newest file.
+        runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = osp.join(self.save_dir, filename)
+        args = {k: v for k, v in self.args.items() if k != 'filename_tmpl'}
+        # The name is formatted here: the runner numbers files by its own unit (an epoch-based
+        # runner would name an iteration checkpoint after the epoch).
+        runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(filename),
+                               save_optimizer=self.save_optimizer, **args)
+        if self.max_keep_ckpts > 0:
+            self._remove_old(runner, tmpl, number)
+
+    def _remove_old(self, runner, tmpl, current):
+        pattern = _number_pattern(tmpl)
+        if pattern is None:
+            runner.logger.warning('max_keep_ckpts: cannot find the number in filename_tmpl %r; '
+                                  'no checkpoint removed', tmpl)
+            return
+        found = []
+        for name in os.listdir(self.save_dir):
+            m = pattern.fullmatch(name)
+            if m and int(m.group(1)) <= current:
+                found.append((int(m.group(1)), name))
+        found.sort()
+        for _, name in found[:-self.max_keep_ckpts]:
+            path = osp.join(self.save_dir, name)
+            if self._resumed_from is not None and osp.realpath(path) == self._resumed_from:
+                continue
+            try:
+                os.remove(path)
+            except FileNotFoundError:  # removed by someone else meanwhile
+                pass

@@ -1,0 +1,322 @@
+"""EvalHook / DistEvalHook: evaluate on a validation set while training; keep the best checkpoint."""
+import operator
+import os
+import os.path as osp
+import warnings
+from math import inf
+
+import torch.distributed as dist
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..dist import get_dist_info
+from ..evaluation import multi_gpu_test, single_gpu_test
+from ..hook import Hook
+from ..registry import HOOKS
+from .checkpoint import literal_template, resolve_out_dir
+from .logger.base import LoggerHook
+
+#: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
+DEFAULT_GREATER_KEYS = ('acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU', 'mAcc',
+                        'aAcc')
+#: Metric keys (or parts of keys) for which a smaller value is better.
+DEFAULT_LESS_KEYS = ('loss',)
+
+
+def infer_rule(key, greater_keys=DEFAULT_GREATER_KEYS, less_keys=DEFAULT_LESS_KEYS):
+    """'greater' or 'less' for metric ``key``, case-insensitively (mmcv's order).
+
+    An exact match with a greater key, then with a less key; then a greater key contained in
+    ``key``, then a less key contained in it. ValueError when nothing matches.
+    """
+    key_lc = key.lower()
+    greater = [k.lower() for k in greater_keys]
+    less = [k.lower() for k in less_keys]
+    if key_lc in greater:
+        return 'greater'
+    if key_lc in less:
+        return 'less'
+    if any(k in key_lc for k in greater):
+        return 'greater'
+    if any(k in key_lc for k in less):
+        return 'less'
+    raise ValueError(f'Cannot infer the rule for key {key}, thus a specific rule must be '
+                     f"specified (rule='greater' or rule='less').")
+
+
+def _str_keys(keys, name):
+    if isinstance(keys, str):
+        return (keys,)
+    if not (isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys)):
+        raise TypeError(f'{name} must be a str or a list of str, got {keys!r}')
+    return tuple(keys)
+
+
+@HOOKS.register_module(name=['EvalHook', 'EvaluationHook'])
+class EvalHook(Hook):
+    """Evaluate the model on ``dataloader`` every ``interval`` epochs (``by_epoch``) or iterations.
+
+    Each evaluation runs ``test_fn(runner.model, dataloader)`` (default
+    :func:`~fastrun.evaluation.single_gpu_test`), then
+    ``dataloader.dataset.evaluate(results, logger=runner.logger, **eval_kwargs)``, whose
+    ``{name: value}`` goes to ``runner.log_buffer.output`` (ready) so the logger hooks log it as
+    ``val``; the model is put back in its previous (train) mode.
+
+    ``start``: no evaluation before epoch (iteration) ``start``; from there on every ``interval``;
+    when the run begins (or resumes) at or after ``start``, it evaluates once before training
+    (mmcv). ``start=None``: every ``interval`` from the beginning.
+
+    ``save_best``: a metric name, or ``'auto'``/``True`` for the first one returned; whenever it
+    beats ``runner.meta['hook_msgs']['best_score']`` (by ``rule``, inferred from the name with
+    ``greater_keys``/``less_keys`` when None) the model is saved as
+    ``best_<metric>_epoch_<N>.pth`` (``_iter_<N>``) in the work dir (``out_dir/<basename of
+    work_dir>`` with an ``out_dir``), then the previous best file is removed. The score and path
+    live in ``runner.meta['hook_msgs']`` (``best_score``, ``best_ckpt``), so a resumed run keeps
+    them.
+
+    :meth:`add_listener` lets other hooks (early stopping) receive each evaluation's metrics.
+    """
+
+    rule_map = {'greater': operator.gt, 'less': operator.lt}
+    init_value_map = {'greater': -inf, 'less': inf}
+    _default_greater_keys = list(DEFAULT_GREATER_KEYS)
+    _default_less_keys = list(DEFAULT_LESS_KEYS)
+
+    def __init__(self, dataloader, start=None, interval=1, by_epoch=True, save_best=None,
+                 rule=None, test_fn=None, greater_keys=None, less_keys=None, out_dir=None,
+                 file_client_args=None, **eval_kwargs):
+        if not hasattr(dataloader, 'dataset') or not hasattr(dataloader, '__iter__'):
+            raise TypeError(f'dataloader must be a DataLoader (with a .dataset), '
+                            f'but got {type(dataloader)}')
+        if not isinstance(interval, int) or interval <= 0:
+            raise ValueError(f'interval must be a positive number, but got {interval}')
+        if not isinstance(by_epoch, bool):
+            raise TypeError(f'by_epoch must be a bool, got {by_epoch!r}')
+        if start is not None and start < 0:
+            raise ValueError(f'The evaluation start epoch {start} is smaller than 0')
+        if save_best is True:
+            save_best = 'auto'
+        elif save_best is False:
+            save_best = None
+        if not (save_best is None or isinstance(save_best, str)):
+            raise TypeError(f'save_best must be a str, True or None, got {save_best!r}')
+        if rule is not None and rule not in self.rule_map:
+            raise KeyError(f'rule must be greater, less or None, but got {rule}.')
+        self.dataloader = dataloader
+        self.start = start
+        self.interval = interval
+        self.by_epoch = by_epoch
+        self.save_best = save_best
+        self.test_fn = single_gpu_test if test_fn is None else test_fn
+        self.greater_keys = (self._default_greater_keys if greater_keys is None
+                             else _str_keys(greater_keys, 'greater_keys'))
+        self.less_keys = (self._default_less_keys if less_keys is None
+                          else _str_keys(less_keys, 'less_keys'))
+        self.out_dir = out_dir
+        self.file_client_args = file_client_args
+        self.eval_kwargs = eval_kwargs
+        self.rule = rule
+        self.key_indicator = save_best
+        if save_best is not None and save_best != 'auto' and rule is None:
+            self.rule = infer_rule(save_best, self.greater_keys, self.less_keys)
+        self.best_ckpt_path = None
+        #: The metrics of the last evaluation (every rank gets them in a distributed run).
+        self.latest_results = None
+        self.initial_flag = True
+        self._listeners = []
+        if not by_epoch:
+            # Bound on the instance so that only an iteration-wise hook sits in the
+            # per-iteration dispatch tables: an epoch-wise one costs no call per iteration.
+            self.before_train_iter = self._before_train_iter
+            self.after_train_iter = self._after_train_iter
+
+    def add_listener(self, fn):
+        """Call ``fn(runner, metrics)`` after each evaluation with its ``{name: value}``.
+
+        In a distributed run every rank calls it with rank 0's metrics, so decisions taken on
+        them (stopping the run) agree.
+        """
+        if fn not in self._listeners:
+            self._listeners.append(fn)
+
+    # ---------------------------------------------------------------- stages
+    def before_run(self, runner):
+        if self.save_best is None:
+            return
+        self.save_dir = resolve_out_dir(self.out_dir, runner.work_dir, self.file_client_args,
+                                        type(self).__name__)
+        if self.save_dir != runner.work_dir:
+            runner.logger.info('The best checkpoint will be saved to %s', self.save_dir)
+        if runner.meta is None:
+            runner.meta = {}
+        hook_msgs = runner.meta.setdefault('hook_msgs', {})
+        self.best_ckpt_path = hook_msgs.get('best_ckpt')
+
+    def before_train_epoch(self, runner):
+        """Evaluate once before training when the run starts at or after ``start``."""
+        if not (self.by_epoch and self.initial_flag):
+            return
+        if self.start is not None and runner.epoch >= self.start:
+            self.after_train_epoch(runner)
+        self.initial_flag = False
+
+    def _before_train_iter(self, runner):
+        if not self.initial_flag:
+            return
+        if self.start is not None and runner.iter >= self.start:
+            self._after_train_iter(runner)
+        self.initial_flag = False
+
+    def after_train_epoch(self, runner):
+        if self.by_epoch and self._should_evaluate(runner):
+            self._do_evaluate(runner)
+
+    def _after_train_iter(self, runner):
+        if not self._should_evaluate(runner):
+            return
+        # This hook runs before the logger hooks: log the train values first and clear them,
+        # so that the evaluation results are logged alone, as 'val' (mmcv does the same).
+        for hook in runner.hooks:
+            if isinstance(hook, LoggerHook):
+                hook.after_train_iter(runner)
+        runner.log_buffer.clear()
+        self._do_evaluate(runner)
+
+    # ---------------------------------------------------------------- evaluation
+    def _should_evaluate(self, runner):
+        """Whether the epoch (iteration) that just ended is an evaluation one."""
+        done = (runner.epoch if self.by_epoch else runner.iter) + 1
+        if self.start is None:
+            return done % self.interval == 0
+        return done >= self.start and (done - self.start) % self.interval == 0
+
+    def _test(self, runner, **kwargs):
+        model = runner.model
+        was_training = model.training
+        try:
+            return self.test_fn(model, self.dataloader, **kwargs)
+        finally:
+            model.train(was_training)
+
+    def _do_evaluate(self, runner):
+        """Test, evaluate, log, and save the best checkpoint."""
+        results = self._test(runner)
+        runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
+        key_score = self.evaluate(runner, results)
+        if self.save_best and key_score is not None:
+            self._save_ckpt(runner, key_score)
+
+    def evaluate(self, runner, results):
+        """Score ``results`` with the data set, publish the metrics; the ``save_best`` score."""
+        eval_res = self.dataloader.dataset.evaluate(results, logger=runner.logger,
+                                                    **self.eval_kwargs)
+        for name, val in eval_res.items():
+            runner.log_buffer.output[name] = val
+        runner.log_buffer.ready = True
+        self._publish(runner, eval_res)
+        if self.save_best is None:
+            return None
+        if not eval_res:
+            warnings.warn('The evaluation returned no metric: the best checkpoint is not '
+                          'updated this time.')
+            return None
+        if self.key_indicator == 'auto':
+            self.key_indicator = next(iter(eval_res))
+            if self.rule is None:
+                self.rule = infer_rule(self.key_indicator, self.greater_keys, self.less_keys)
+        if self.key_indicator not in eval_res:
+            raise KeyError(f'save_best={self.key_indicator!r} is not among the evaluation '
+                           f'results {list(eval_res)}')
+        return eval_res[self.key_indicator]
+
+    def _publish(self, runner, eval_res):
+        self.latest_results = dict(eval_res)
+        for fn in self._listeners:
+            fn(runner, self.latest_results)
+
+    def _save_ckpt(self, runner, key_score):
+        """Save the model as the new best if ``key_score`` beats the best so far."""
+        if self.by_epoch:
+            unit, number = 'epoch', runner.epoch + 1
+        else:
+            unit, number = 'iter', runner.iter + 1
+        hook_msgs = runner.meta.setdefault('hook_msgs', {})
+        best_score = hook_msgs.get('best_score', self.init_value_map[self.rule])
+        if not self.rule_map[self.rule](key_score, best_score):
+            return
+        # A plain float: numpy scalars would not load with weights_only=True.
+        best_score = float(key_score)
+        name = f'best_{self.key_indicator}_{unit}_{number}.pth'
+        path = osp.join(self.save_dir, name)
+        previous = self.best_ckpt_path
+        hook_msgs['best_score'] = best_score
+        hook_msgs['best_ckpt'] = path
+        runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(name),
+                               create_symlink=False)
+        self.best_ckpt_path = path
+        # Removed only once the new one is complete: a crash in between leaves one best file.
+        if previous and osp.realpath(previous) != osp.realpath(path) and osp.isfile(previous):
+            os.remove(previous)
+            runner.logger.info('The previous best checkpoint %s was removed', previous)
+        runner.logger.info('Now best checkpoint is saved as %s.', name)
+        runner.logger.info('Best %s is %.4f at %d %s.', self.key_indicator, best_score, number,
+                           unit)
+
+
+#: The name mmcv's documentation uses.
+EvaluationHook = EvalHook
+
+
+def _broadcast_bn_buffers(model):
+    # DDP does not keep BatchNorm statistics equal across ranks: evaluate with rank 0's.
+    for module in model.modules():
+        if isinstance(module, _BatchNorm) and module.track_running_stats:
+            dist.broadcast(module.running_var, 0)
+            dist.broadcast(module.running_mean, 0)
+
+
+@HOOKS.register_module()
+class DistEvalHook(EvalHook):
+    """:class:`EvalHook` for distributed runs: every rank tests its share, rank 0 evaluates.
+
+    ``broadcast_bn_buffer`` copies rank 0's BatchNorm statistics to every rank first. The
+    results of all ranks are gathered in data set order (``test_fn``, default
+    :func:`~fastrun.evaluation.multi_gpu_test`); rank 0 evaluates, logs and saves the best
+    checkpoint, then sends the metrics to every rank for the listeners. ``tmpdir`` and
+    ``gpu_collect`` are passed to ``test_fn`` (mmcv's interface). On one process it behaves
+    as :class:`EvalHook`.
+    """
+
+    def __init__(self, dataloader, start=None, interval=1, by_epoch=True, save_best=None,
+                 rule=None, test_fn=None, greater_keys=None, less_keys=None,
+                 broadcast_bn_buffer=True, tmpdir=None, gpu_collect=False, out_dir=None,
+                 file_client_args=None, **eval_kwargs):
+        super().__init__(dataloader, start=start, interval=interval, by_epoch=by_epoch,
+                         save_best=save_best, rule=rule,
+                         test_fn=multi_gpu_test if test_fn is None else test_fn,
+                         greater_keys=greater_keys, less_keys=less_keys, out_dir=out_dir,
+                         file_client_args=file_client_args, **eval_kwargs)
+        self.broadcast_bn_buffer = broadcast_bn_buffer
+        self.tmpdir = tmpdir
+        self.gpu_collect = gpu_collect
+
+    def _do_evaluate(self, runner):
+        rank, world_size = get_dist_info()
+        if world_size == 1:
+            return super()._do_evaluate(runner)
+        if self.broadcast_bn_buffer:
+            _broadcast_bn_buffers(runner.model)
+        tmpdir = self.tmpdir
+        if tmpdir is None and runner.work_dir is not None:
+            tmpdir = osp.join(runner.work_dir, '.eval_hook')
+        results = self._test(runner, tmpdir=tmpdir, gpu_collect=self.gpu_collect)
+        key_score = None
+        if rank == 0:
+            runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
+            key_score = self.evaluate(runner, results)
+        # One small broadcast per evaluation, so every rank's listeners see the same metrics.
+        box = [self.latest_results if rank == 0 else None]
+        dist.broadcast_object_list(box, src=0)
+        if rank != 0:
+            self._publish(runner, box[0])
+        if rank == 0 and self.save_best and key_score is not None:
+            self._save_ckpt(runner, key_score)

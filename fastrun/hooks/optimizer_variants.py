@@ -1,0 +1,232 @@
+"""Optimizer hooks beyond the plain step: mixed precision (``torch.amp``) and gradient accumulation.
+
+``AmpOptimizerHook`` is what ``OptimizerHook(amp=dict(...))`` builds; ``Fp16OptimizerHook``,
+``GradientCumulativeOptimizerHook`` and ``GradientCumulativeFp16OptimizerHook`` take mmcv 1.x's
+arguments. All are registered for ``optimizer_config=dict(type=...)`` (priority ABOVE_NORMAL).
+"""
+import warnings
+
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..registry import HOOKS
+from .optimizer import OptimizerHook
+
+_DTYPES = {'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+
+def _loss_scaler_kwargs(loss_scale):
+    """GradScaler kwargs and the fixed scale (or None) for mmcv's ``loss_scale`` argument."""
+    if loss_scale == 'dynamic':
+        return {}, None
+    if isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool):
+        # mmcv: a number is a static scale, put back by ``update(scale)`` after every step.
+        return dict(init_scale=float(loss_scale)), float(loss_scale)
+    if isinstance(loss_scale, dict):
+        return dict(loss_scale), None
+    raise ValueError(f'loss_scale must be a number, a dict or "dynamic", got {loss_scale!r}')
+
+
+@HOOKS.register_module()
+class AmpOptimizerHook(OptimizerHook):
+    """OptimizerHook with automatic mixed precision: ``amp=dict(dtype='bfloat16'|'float16', ...)``.
+
+    At ``before_run`` it sets ``runner.step_context`` to ``torch.autocast`` on the device of the
+    model's parameters, so ``train_step``/``val_step`` run their forward in reduced precision
+    (the previous context comes back at ``after_run``). ``float16`` scales the loss with a
+    ``torch.amp.GradScaler`` (``amp['loss_scale']``: ``'dynamic'`` (default), a number for a
+    fixed scale, or a dict of GradScaler arguments); ``bfloat16`` has float32's range and needs
+    none (the scaler is then disabled and costs a few Python calls).
+
+    On a CPU, float16 autocast is slow or unsupported, so ``float16`` runs bfloat16 autocast
+    there (one warning), still with the loss scaler so that its state and skipped steps behave
+    as on a GPU.
+
+    After each train iteration: ``zero_grad(set_to_none=True)``, backward of the scaled loss,
+    unscale and clip when ``grad_clip`` is set (``grad_norm`` logged as a tensor), ``step`` (the
+    scaler skips steps whose gradients are not finite), ``update``. With a scaler it also logs,
+    as tensors (no sync), ``loss_scale`` (the scale used by the step) and ``skipped_step``
+    (1 when the step was skipped, so its logged mean is the fraction skipped in the interval);
+    ``skipped_steps`` holds the running total (a device tensor). Note that
+    ``GradScaler.step`` itself reads the inf check on the host once per step, torch's design,
+    unless the optimizer is fused.
+
+    Loss-scaler state: ``runner.meta['fp16']['loss_scaler']`` (mmcv's place, so checkpoints
+    carry it) is the scaler's state with its scale and growth tracker as the scaler's own
+    device tensors, updated in place by every step: always current, at no per-step cost (the
+    usual ``GradScaler.state_dict()`` syncs twice). ``before_run`` loads it back after a resume.
+    """
+
+    def __init__(self, grad_clip=None, detect_anomalous_params=False, amp=None):
+        super().__init__(grad_clip=grad_clip, detect_anomalous_params=detect_anomalous_params)
+        if amp is not None:
+            if not isinstance(amp, dict):
+                raise TypeError(f'amp must be a dict like dict(dtype="bfloat16"), got {type(amp).__name__}')
+            unknown = set(amp) - {'dtype', 'loss_scale'}
+            if unknown:
+                raise TypeError(f'unknown amp option(s) {sorted(unknown)}; allowed: dtype, loss_scale')
+            if amp.get('dtype', 'float16') not in _DTYPES:
+                raise ValueError(f'amp dtype must be "float16" or "bfloat16", got {amp.get("dtype")!r}')
+            if amp.get('dtype', 'float16') == 'bfloat16' and 'loss_scale' in amp:
+                raise ValueError('amp: loss_scale applies to float16 only (bfloat16 needs no scaling)')
+            _loss_scaler_kwargs(amp.get('loss_scale', 'dynamic'))  # validate now, not at before_run
+        self.amp = amp
+
+    # ------------------------------------------------------------------ set-up
+    def before_run(self, runner):
+        param = next(runner.model.parameters(), None)
+        device = param.device.type if param is not None else 'cpu'
+        amp = self.amp
+        dtype = _DTYPES[amp.get('dtype', 'float16')] if amp is not None else None
+        scaled = dtype is torch.float16
+        if dtype is torch.float16 and device == 'cpu':
+            warnings.warn('float16 autocast is not supported well on CPU: using bfloat16 autocast '
+                          '(with the loss scaler) instead')
+            dtype = torch.bfloat16
+        kwargs, self._fixed_scale = ({}, None) if not scaled else _loss_scaler_kwargs(
+            amp.get('loss_scale', 'dynamic'))
+        self.scaler = torch.amp.GradScaler(device, enabled=scaled, **kwargs)
+        self.skipped_steps = None
+        self._bound_meta = None
+        state = ((runner.meta or {}).get('fp16') or {}).get('loss_scaler')
+        if scaled and state:
+            self.scaler.load_state_dict({k: v.item() if torch.is_tensor(v) else v for k, v in state.items()})
+        self._previous_context = runner.step_context
+        if dtype is not None:
+            runner.step_context = lambda: torch.autocast(device, dtype=dtype)
+
+    def after_run(self, runner):
+        runner.step_context = self._previous_context
+
+    # ------------------------------------------------------------------ per iteration
+    def after_train_iter(self, runner):
+        runner.optimizer.zero_grad(set_to_none=True)
+        loss = runner.outputs['loss']
+        if self.detect_anomalous_params:
+            self.detect_anomalous_parameters(loss, runner)
+        self.scaler.scale(loss).backward()
+        self.step(runner)
+
+    def step(self, runner):
+        """Unscale and clip (with ``grad_clip``), optimizer step through the scaler, scale update."""
+        scaler = self.scaler
+        optimizer = runner.optimizer
+        if self.grad_clip is not None:
+            scaler.unscale_(optimizer)
+            grad_norm = self.clip_grads(runner.model.parameters())
+            if grad_norm is not None:
+                runner.log_buffer.update({'grad_norm': grad_norm.detach()},
+                                         runner.outputs.get('num_samples', 1))
+        scaler.step(optimizer)
+        if scaler.is_enabled():
+            self._account(runner, optimizer)
+        scaler.update(self._fixed_scale)
+
+    def _account(self, runner, optimizer):
+        scaler = self.scaler
+        scale = scaler._scale
+        found = [f.to(scale.device, non_blocking=True)
+                 for f in scaler._found_inf_per_device(optimizer).values()]
+        if not found:
+            skipped = scale.new_zeros(())
+        else:
+            skipped = torch.stack(found).amax() if len(found) > 1 else found[0]
+        self.skipped_steps = skipped.clone() if self.skipped_steps is None else self.skipped_steps + skipped
+        # Snapshots: update() changes the scale in place after this.
+        runner.log_buffer.update({'loss_scale': scale.detach().clone(), 'skipped_step': skipped})
+        if runner.meta is None or runner.meta is not self._bound_meta:
+            self._bind_state(runner)
+
+    def _bind_state(self, runner):
+        # The scaler's own tensors, not copies: a checkpoint saved at any time holds the
+        # current scale. Rebound when runner.meta is replaced (a resume).
+        if runner.meta is None:
+            runner.meta = {}
+        scaler = self.scaler
+        runner.meta.setdefault('fp16', {})['loss_scaler'] = dict(
+            scale=scaler._scale, growth_factor=scaler.get_growth_factor(),
+            backoff_factor=scaler.get_backoff_factor(), growth_interval=scaler.get_growth_interval(),
+            _growth_tracker=scaler._growth_tracker)
+        self._bound_meta = runner.meta
+
+
+@HOOKS.register_module()
+class Fp16OptimizerHook(AmpOptimizerHook):
+    """mmcv 1.x's FP16 hook on ``torch.amp``: float16 autocast and a loss scaler.
+
+    ``loss_scale``: a number (default 512) is a fixed scale (steps with non-finite gradients
+    are skipped, the scale stays), ``'dynamic'`` is GradScaler's dynamic scaling, a dict holds
+    GradScaler arguments. ``coalesce``, ``bucket_size_mb`` and ``distributed`` are accepted for
+    mmcv configs and unused: DistributedDataParallel reduces the gradients. The model is not
+    converted to half precision; autocast casts per operation (see AmpOptimizerHook, also for
+    CPUs, where bfloat16 autocast is used).
+    """
+
+    def __init__(self, grad_clip=None, coalesce=True, bucket_size_mb=-1, loss_scale=512.,
+                 distributed=True, **kwargs):
+        super().__init__(grad_clip=grad_clip, amp=dict(dtype='float16', loss_scale=loss_scale),
+                         **kwargs)
+        self.coalesce = coalesce
+        self.bucket_size_mb = bucket_size_mb
+        self.distributed = distributed
+
+
+@HOOKS.register_module()
+class GradientCumulativeOptimizerHook(AmpOptimizerHook):
+    """Accumulates gradients over ``cumulative_iters`` iterations per optimizer step (mmcv 1.x).
+
+    Each loss is divided by ``cumulative_iters``; the optimizer steps (then zeroes the
+    gradients) after every ``cumulative_iters``-th train iteration of the run and after the
+    last one. The run's last ``max_iters % cumulative_iters`` iterations, too few for a full
+    group, divide their loss by that remainder instead. Counting is over the whole run
+    (``runner.iter``), across epochs, as in mmcv. So 4 iterations of batch 64 with
+    ``cumulative_iters=4`` make the step one iteration of batch 256 would (for a mean loss and a
+    model without BatchNorm, whose statistics still see batches of 64: a warning says so).
+    Other arguments as AmpOptimizerHook (``grad_clip``, ``amp``...).
+    """
+
+    def __init__(self, cumulative_iters=1, **kwargs):
+        super().__init__(**kwargs)
+        if (not isinstance(cumulative_iters, int) or isinstance(cumulative_iters, bool)
+                or cumulative_iters < 1):
+            raise ValueError(f'cumulative_iters must be a positive int, got {cumulative_iters!r}')
+        self.cumulative_iters = cumulative_iters
+
+    def before_run(self, runner):
+        super().before_run(runner)
+        if runner.iter % self.cumulative_iters != 0:
+            runner.logger.warning(
+                'Resume iter number is not divisible by cumulative_iters in '
+                'GradientCumulativeOptimizerHook: the gradients of the iterations since the last '
+                'step were lost, which may influence the result slightly.')
+        if self.cumulative_iters > 1 and any(isinstance(m, _BatchNorm) for m in runner.model.modules()):
+            runner.logger.warning('GradientCumulativeOptimizerHook may slightly decrease '
+                                  'performance if the model has BatchNorm layers.')
+        self.remainder_iters = runner.max_iters % self.cumulative_iters
+        self._remainder_start = runner.max_iters - self.remainder_iters
+        self._warned_remainder = False
+
+    def loss_factor(self, runner):
+        """What the loss of the current iteration is divided by."""
+        if runner.iter < self._remainder_start:
+            return self.cumulative_iters
+        if not self._warned_remainder:
+            self._warned_remainder = True
+            runner.logger.warning(
+                f'Loss will be divided by {self.remainder_iters} in the last {self.remainder_iters} '
+                f'iterations because they are not enough for {self.cumulative_iters} cumulative_iters.')
+        return self.remainder_iters
+
+    def after_train_iter(self, runner):
+        loss = runner.outputs['loss']
+        if self.detect_anomalous_params:
+            self.detect_anomalous_parameters(loss, runner)
+        self.scaler.scale(loss / self.loss_factor(runner)).backward()
+        if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
+            self.step(runner)
+            runner.optimizer.zero_grad(set_to_none=True)
+
+
+@HOOKS.register_module()
+class GradientCumulativeFp16OptimizerHook(GradientCumulativeOptimizerHook, Fp16OptimizerHook):
+    """GradientCumulativeOptimizerHook with Fp16OptimizerHook's mixed precision (mmcv 1.x)."""
