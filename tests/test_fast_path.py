@@ -1,0 +1,145 @@
+"""The fast path: no host syncs between log intervals, NVTX tables swapped only when asked."""
+import pytest
+import torch
+
+import fastrun
+from fastrun import Hook, Runner
+from tests.conftest import make_loader
+
+SYNC_METHODS = ('item', 'tolist', 'cpu', 'numpy', '__float__', '__bool__', '__int__', '__index__')
+
+
+class Classifier(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 3)
+
+    def train_step(self, data, optimizer=None, **kwargs):
+        x, y = data
+        logits = self.fc(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), (y.abs() * 10).long().view(-1) % 3)
+        acc = (logits.argmax(1) == 0).float().mean()
+        return dict(loss=loss, log_vars={'loss': loss.detach(), 'acc': acc.detach()}, num_samples=len(x))
+
+
+@pytest.fixture
+def sync_counter(monkeypatch):
+    """Counts real calls of the Tensor methods that copy a value to the host."""
+    counts = {'n': 0}
+    for name in SYNC_METHODS:
+        original = getattr(torch.Tensor, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            counts['n'] += 1
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return counts
+
+
+@pytest.mark.parametrize('amp', [None, 'bfloat16'])
+def test_no_host_sync_in_iterations_that_do_not_log(core, tmp_path, sync_counter, amp):
+    torch.manual_seed(0)
+    model = Classifier()
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), work_dir=str(tmp_path),
+                    max_iters=12)
+    optimizer_config = dict(grad_clip=dict(max_norm=1.0))
+    if amp:
+        optimizer_config['amp'] = dict(dtype=amp)
+    runner.register_training_hooks(
+        lr_config=dict(policy='step', step=[6], warmup='linear', warmup_iters=3),
+        optimizer_config=optimizer_config,
+        checkpoint_config=dict(interval=100),
+        log_config=dict(interval=4, hooks=[dict(type='TextLoggerHook')]),
+        momentum_config=None)
+    per_iter = []
+
+    class Start(Hook):
+        def before_train_iter(self, r):
+            self.count = sync_counter['n']
+
+    class End(Hook):
+        def after_train_iter(self, r):
+            per_iter.append(sync_counter['n'] - start.count)
+
+    start = Start()
+    runner.register_hook(start, 'HIGHEST')  # first at before_train_iter
+    runner.register_hook(End(), 'LOWEST')   # last at after_train_iter: the whole iteration counted
+    runner.run([make_loader(6, batch_size=4)], [('train', 12)])
+    assert len(per_iter) == 12
+    logging_iters = {3, 7, 11}  # interval 4: the logger averages at iterations 4, 8, 12
+    for i, n in enumerate(per_iter):
+        if i in logging_iters:
+            assert n > 0, f'iteration {i} logs: it must materialise the values'
+        else:
+            assert n == 0, f'iteration {i} synced {n} times'
+
+
+def test_nvtx_tables_are_swapped_in_only_when_enabled(core):
+    pytest.importorskip('nvtx')
+    trace = []
+
+    class A(Hook):
+        def after_train_iter(self, r):
+            trace.append(('A', r.iter))
+
+    runner = Runner(fastrun_model(), max_epochs=1)
+    hook = A()
+    runner.register_hook(hook)
+    plain = runner._dispatch.table('after_train_iter')
+    assert plain == (hook.after_train_iter,)
+    runner.enable_nvtx()
+    annotated = runner._dispatch.table('after_train_iter')
+    assert len(annotated) == 3  # stage range push, the hook in its range, stage range pop
+    assert annotated[1].__wrapped__ == hook.after_train_iter
+    assert runner._dispatch.table('before_run') == ()  # nothing registered there: nothing added
+    runner.run([make_loader(3)], [('train', 1)])
+    assert trace == [('A', 0), ('A', 1), ('A', 2)]
+    runner.enable_nvtx(False)
+    assert runner._dispatch.table('after_train_iter') == plain
+
+
+def test_nvtx_from_the_environment(core, monkeypatch):
+    pytest.importorskip('nvtx')
+    monkeypatch.setenv('FASTRUN_NVTX', '1')
+    runner = Runner(fastrun_model(), max_epochs=1)
+    assert runner._nvtx is not None
+    monkeypatch.setenv('FASTRUN_NVTX', '0')
+    assert Runner(fastrun_model(), max_epochs=1)._nvtx is None
+
+
+def test_errors_still_name_the_hook_with_nvtx(core):
+    pytest.importorskip('nvtx')
+
+    class Boom(Hook):
+        def after_train_iter(self, r):
+            raise RuntimeError('boom')
+
+    runner = Runner(fastrun_model(), max_epochs=1)
+    runner.register_hook(Boom())
+    runner.enable_nvtx()
+    with pytest.raises(RuntimeError, match='after_train_iter of Boom: boom'):
+        runner.run([make_loader(2)], [('train', 1)])
+
+
+def fastrun_model():
+    from tests.conftest import ToyModel
+    return ToyModel()
+
+
+@pytest.mark.cuda
+def test_prefetcher_delivers_batches_on_the_device_in_order():
+    from fastrun.step import DeviceLoader
+    batches = [{'img': torch.full((2, 3), float(i)).pin_memory()} for i in range(5)]
+    got = [b['img'] for b in DeviceLoader(batches, 'cuda')]
+    assert all(t.is_cuda for t in got)
+    assert [int(t[0, 0].item()) for t in got] == list(range(5))
+
+
+def test_gpu_check_script_says_no_cuda_on_cpu():
+    import subprocess
+    import sys
+    if torch.cuda.is_available():
+        pytest.skip('has CUDA: the script runs for real (benchmarks/gpu_check.py)')
+    out = subprocess.run([sys.executable, 'benchmarks/gpu_check.py'], capture_output=True, text=True,
+                         cwd=__file__.rsplit('/tests/', 1)[0])
+    assert out.returncode == 0 and 'no CUDA device' in out.stdout
