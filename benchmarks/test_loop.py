@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import fastrun
-import fastrun.hooks.logger  # noqa: F401  (TextLoggerHook)
 from fastrun import Hook, OptimizerHook, Runner
 from fastrun import _core
 

@@ -7,6 +7,8 @@ from .ema import EMAHook
 from .evaluation import DistEvalHook, EvalHook, EvaluationHook
 from .invalid_loss import CheckInvalidLossHook
 from .iter_timer import IterTimerHook
+from .logger import (LoggerHook, MlflowLoggerHook, TensorboardLoggerHook, TextLoggerHook,
+                     WandbLoggerHook)
 from .lr_updater import (CosineAnnealingLrUpdaterHook, CosineRestartLrUpdaterHook, CyclicLrUpdaterHook,
                          ExpLrUpdaterHook, FixedLrUpdaterHook, FlatCosineAnnealingLrUpdaterHook,
                          InvLrUpdaterHook, LinearAnnealingLrUpdaterHook, LrUpdaterHook,
@@ -28,7 +30,8 @@ __all__ = [
     'EarlyStoppingHook', 'EvalHook', 'EvaluationHook', 'DistEvalHook', 'ClosureHook', 'EMAHook',
     'CheckInvalidLossHook', 'EmptyCacheHook', 'AmpOptimizerHook', 'Fp16OptimizerHook',
     'GradientCumulativeOptimizerHook', 'GradientCumulativeFp16OptimizerHook', 'ProfilerHook',
-    'DistSamplerSeedHook', 'SyncBuffersHook',
+    'DistSamplerSeedHook', 'SyncBuffersHook', 'LoggerHook', 'TextLoggerHook',
+    'TensorboardLoggerHook', 'WandbLoggerHook', 'MlflowLoggerHook',
     'LrUpdaterHook', 'FixedLrUpdaterHook', 'StepLrUpdaterHook', 'ExpLrUpdaterHook',
     'PolyLrUpdaterHook', 'InvLrUpdaterHook', 'CosineAnnealingLrUpdaterHook',
     'FlatCosineAnnealingLrUpdaterHook', 'CosineRestartLrUpdaterHook', 'CyclicLrUpdaterHook',

@@ -1,0 +1,149 @@
+"""MlflowLoggerHook: the logged values (and the trained model) in an MLflow run."""
+import inspect
+import os
+import os.path as osp
+from pathlib import Path
+
+import torch
+
+from ...dist import is_module_wrapper, master_only
+from ...optional import require
+from ...registry import HOOKS
+from .base import LoggerHook
+
+# Tracking URIs this hook chose by default. ``mlflow.set_tracking_uri`` is process-wide, so a
+# later run must tell its own default from a URI the user set.
+_DEFAULT_URIS = set()
+
+
+def _sqlite_folder(uri):
+    # The folder of a SQLite store's database file; None for other stores and in-memory ones.
+    if not uri or not uri.startswith('sqlite:///'):
+        return None
+    path = uri[len('sqlite:///'):].split('?', 1)[0]
+    if not path or path == ':memory:':
+        return None
+    return osp.dirname(osp.abspath(path))
+
+
+@HOOKS.register_module()
+class MlflowLoggerHook(LoggerHook):
+    """Logs metrics (and at the end the model) to an MLflow run (rank 0).
+
+    The tracking URI is ``tracking_uri``, else the one set with ``MLFLOW_TRACKING_URI`` or
+    ``mlflow.set_tracking_uri``, else ``sqlite:///<work_dir>/mlflow.db`` (MLflow's plain file
+    store is refused by recent versions; SQLite needs the full ``mlflow`` package).
+    ``exp_name`` selects the experiment (created if missing); on the default store it defaults
+    to the name of ``work_dir``. New experiments of a SQLite store keep their artifacts in
+    ``mlruns/`` next to the database, not in the current directory.
+
+    A run is started unless one is active (then that one is used and left open); ``tags`` and
+    ``params`` are set on it, each log is ``mlflow.log_metrics(tags, step=runner.iter + 1)``, and
+    after the run the model is logged as ``models`` (``log_model``; pickled, as mmcv did) and the
+    run ended. Needs ``mlflow`` (``pip install fastrun[mlflow]``), checked when the hook is built.
+    """
+
+    def __init__(self, exp_name=None, tags=None, params=None, log_model=True, interval=10,
+                 ignore_last=True, reset_flag=False, by_epoch=True, tracking_uri=None):
+        super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        self.mlflow = require('mlflow', 'mlflow')
+        self.exp_name = exp_name
+        self.tags = tags
+        self.params = params
+        self.log_model = log_model
+        self.tracking_uri = tracking_uri
+        self._logging = False     # between before_run and the end of the run
+        self._own_run_id = None   # the run this hook started, and so ends
+
+    def _choose_tracking_uri(self, runner):
+        """(uri, whether it is the work_dir default)."""
+        mlflow = self.mlflow
+        if self.tracking_uri is not None:
+            return self.tracking_uri, False
+        if mlflow.is_tracking_uri_set() and mlflow.get_tracking_uri() not in _DEFAULT_URIS:
+            return mlflow.get_tracking_uri(), False
+        if runner.work_dir is None:
+            return mlflow.get_tracking_uri(), False
+        return 'sqlite:///' + osp.join(runner.work_dir, 'mlflow.db'), True
+
+    def _experiment_id(self, runner, uri, default_store):
+        name = self.exp_name
+        if name is None and default_store and not os.environ.get('MLFLOW_EXPERIMENT_ID'):
+            # A fresh store's 'Default' experiment would put artifacts in the current folder.
+            name = os.environ.get('MLFLOW_EXPERIMENT_NAME') or osp.basename(runner.work_dir)
+        if name is None:
+            return None  # MLflow's choice: MLFLOW_EXPERIMENT_NAME / _ID or 'Default'
+        client = self.mlflow.tracking.MlflowClient(uri)
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        folder = _sqlite_folder(uri)
+        location = Path(folder, 'mlruns').as_uri() if folder is not None else None
+        return client.create_experiment(name, artifact_location=location)
+
+    @master_only
+    def before_run(self, runner):
+        super().before_run(runner)
+        self.flush_and_close(runner)  # a run an earlier, crashed runner.run left open
+        mlflow = self.mlflow
+        uri, default_store = self._choose_tracking_uri(runner)
+        mlflow.set_tracking_uri(uri)
+        if default_store:
+            _DEFAULT_URIS.add(uri)
+        exp_id = self._experiment_id(runner, uri, default_store)
+        if exp_id is not None:
+            mlflow.set_experiment(experiment_id=exp_id)
+        if mlflow.active_run() is None:
+            self._own_run_id = mlflow.start_run().info.run_id
+        self._logging = True
+        if self.tags is not None:
+            mlflow.set_tags(self.tags)
+        if self.params is not None:
+            mlflow.log_params(self.params)
+
+    @master_only
+    def log(self, runner):
+        if not self._logging:
+            return  # the fluent API would silently start a new run
+        tags = self.get_loggable_tags(runner)
+        if tags:
+            self.mlflow.log_metrics(tags, step=self.get_iter(runner))
+
+    def _log_model(self, runner):
+        mlflow_pytorch = require('mlflow.pytorch', 'mlflow')
+        model = runner.model.module if is_module_wrapper(runner.model) else runner.model
+        params = inspect.signature(mlflow_pytorch.log_model).parameters
+        # Fixed requirements: inferring them imports and inspects packages (slow).
+        kwargs = dict(pip_requirements=[f'torch=={torch.__version__}'])
+        kwargs['name' if 'name' in params else 'artifact_path'] = 'models'
+        if 'serialization_format' in params:
+            # The newer 'pt2' default traces the model and needs an input example.
+            kwargs['serialization_format'] = 'pickle'
+        mlflow_pytorch.log_model(model, **kwargs)
+
+    def _end(self, status):
+        self._logging = False
+        run_id, self._own_run_id = self._own_run_id, None
+        if run_id is None:
+            return
+        active = self.mlflow.active_run()
+        if active is not None and active.info.run_id == run_id:
+            self.mlflow.end_run(status=status)
+        else:  # no longer the active run (user code switched runs): end it by id
+            self.mlflow.tracking.MlflowClient().set_terminated(run_id, status=status)
+
+    def flush_and_close(self, runner):
+        """End the run this hook started, with status FAILED (``after_run`` ends it FINISHED)."""
+        self._end('FAILED')
+
+    @master_only
+    def after_run(self, runner):
+        if not self._logging:
+            return
+        status = 'FAILED'
+        try:
+            if self.log_model:
+                self._log_model(runner)
+            status = 'FINISHED'
+        finally:
+            self._end(status)
