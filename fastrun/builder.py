@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .profiling import nvtx_requested
-from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, build_from_cfg
+from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
 from .runner import build_runner
 from .step import DeviceLoader
 
@@ -115,17 +115,34 @@ def _param_groups(model, base_lr, base_wd, paramwise_cfg):
     return groups
 
 
+@OPTIMIZER_BUILDERS.register_module()
+class DefaultOptimizerConstructor:
+    """Builds a torch.optim optimizer, applying ``paramwise_cfg`` as mmcv's constructor does."""
+
+    def __init__(self, optimizer_cfg, paramwise_cfg=None):
+        if not isinstance(optimizer_cfg, dict):
+            raise TypeError(f'optimizer_cfg must be a dict, got {type(optimizer_cfg).__name__}')
+        self.optimizer_cfg = dict(optimizer_cfg)
+        self.paramwise_cfg = paramwise_cfg or {}
+
+    def __call__(self, model):
+        cfg = copy.deepcopy(self.optimizer_cfg)
+        model = getattr(model, 'module', model)
+        if self.paramwise_cfg:
+            params = _param_groups(model, cfg['lr'], cfg.get('weight_decay'), self.paramwise_cfg)
+        else:
+            params = model.parameters()
+        return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
+
+
 def build_optimizer(model, cfg):
-    """A torch.optim optimizer from ``dict(type='SGD', lr=..., paramwise_cfg=...)``."""
+    """A torch.optim optimizer from ``dict(type='SGD', lr=..., paramwise_cfg=..., constructor=...)``."""
     cfg = copy.deepcopy(dict(cfg))
+    constructor = cfg.pop('constructor', 'DefaultOptimizerConstructor')
     paramwise_cfg = cfg.pop('paramwise_cfg', None)
-    cfg.pop('constructor', None)
-    model = getattr(model, 'module', model)
-    if paramwise_cfg:
-        params = _param_groups(model, cfg['lr'], cfg.get('weight_decay'), paramwise_cfg)
-    else:
-        params = model.parameters()
-    return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
+    builder = build_from_cfg(dict(type=constructor, optimizer_cfg=cfg, paramwise_cfg=paramwise_cfg),
+                             OPTIMIZER_BUILDERS)
+    return builder(model)
 
 
 def default_device():

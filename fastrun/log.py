@@ -1,6 +1,9 @@
 """The ``fastrun`` logger: console plus an optional file, quiet on ranks other than 0."""
+import getpass
 import logging
+import socket
 import sys
+import time
 
 from .dist import get_dist_info
 
@@ -28,8 +31,8 @@ def get_logger(name='fastrun', log_file=None, log_level=logging.INFO, file_mode=
         fh._fastrun = True
         fh.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(fh)
-    # Other ranks report only problems, so logs are not written N times.
-    level = log_level if rank == 0 else logging.ERROR
+    # Other ranks report only warnings and errors, so logs are not written N times.
+    level = log_level if rank == 0 else max(logging.WARNING, log_level)
     logger.setLevel(level)
     for h in logger.handlers:
         h.setLevel(level)
@@ -48,3 +51,17 @@ def print_log(msg, logger=None, level=logging.INFO):
         logging.getLogger(logger).log(level, msg)
     else:
         raise TypeError(f'logger must be a Logger, a name, "silent" or None, got {type(logger).__name__}')
+
+
+def get_host_info():
+    """``user@host`` of this process."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = 'unknown'
+    return f'{user}@{socket.gethostname()}'
+
+
+def get_time_str():
+    """The current local time as ``%Y%m%d_%H%M%S`` (log and work-dir names)."""
+    return time.strftime('%Y%m%d_%H%M%S', time.localtime())

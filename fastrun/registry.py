@@ -107,6 +107,7 @@ MODELS = Registry('model')
 DATASETS = Registry('dataset')
 OPTIMIZERS = Registry('optimizer')
 RUNNERS = Registry('runner')
+OPTIMIZER_BUILDERS = Registry('optimizer builder')
 
 for _name in dir(torch.optim):
     _cls = getattr(torch.optim, _name)

@@ -481,6 +481,10 @@ class Runner:
         pass
 
 
+#: mmcv 1.x's name for the runner base class.
+BaseRunner = Runner
+
+
 @RUNNERS.register_module()
 class EpochBasedRunner(Runner):
     """Runs workflows of epochs: ``[('train', 1), ('val', 1)]`` until ``max_epochs`` train epochs."""

@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from ..checkpoint import load_state_dict, read_checkpoint
 
-__all__ = ['BaseModule', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
+__all__ = ['BaseModule', 'Sequential', 'ModuleList', 'ModuleDict', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
 
 _log = logging.getLogger('fastrun')
 
@@ -315,3 +315,27 @@ class BaseModule(nn.Module):
     def __repr__(self):
         s = super().__repr__()
         return s if not self.init_cfg else f'{s}\ninit_cfg={self.init_cfg}'
+
+
+class Sequential(BaseModule, nn.Sequential):
+    """``nn.Sequential`` with ``init_cfg`` (mmcv's)."""
+
+    def __init__(self, *args, init_cfg=None):
+        BaseModule.__init__(self, init_cfg)
+        nn.Sequential.__init__(self, *args)
+
+
+class ModuleList(BaseModule, nn.ModuleList):
+    """``nn.ModuleList`` with ``init_cfg`` (mmcv's)."""
+
+    def __init__(self, modules=None, init_cfg=None):
+        BaseModule.__init__(self, init_cfg)
+        nn.ModuleList.__init__(self, modules)
+
+
+class ModuleDict(BaseModule, nn.ModuleDict):
+    """``nn.ModuleDict`` with ``init_cfg`` (mmcv's)."""
+
+    def __init__(self, modules=None, init_cfg=None):
+        BaseModule.__init__(self, init_cfg)
+        nn.ModuleDict.__init__(self, modules)
