@@ -1,0 +1,55 @@
+"""Every config under configs/ (the spec's snippets among them) trains, printing its hook order."""
+import glob
+import os
+
+import pytest
+
+from tests.test_cli import ROOT, run_cli
+
+CONFIGS = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, 'configs', '**', '*.py'),
+                                                             recursive=True)
+                 if not p.endswith('my_hook.py'))
+
+SPEC_PRIORITIES = {
+    'CosineAnnealingLrUpdaterHook': 'VERY_HIGH', 'OptimizerHook': 'ABOVE_NORMAL',
+    'CheckpointHook': 'NORMAL', 'IterTimerHook': 'LOW', 'EvalHook': 'LOW',
+    'TextLoggerHook': 'VERY_LOW', 'TensorboardLoggerHook': 'VERY_LOW',
+    'EMAHook': 'HIGH', 'MyHook': 'ABOVE_NORMAL',
+}
+
+
+def _hook_rows(out):
+    rows = set()
+    for line in out.splitlines():
+        if line.startswith('('):
+            pri, name = line[1:].split(')', 1)
+            rows.add((name.strip(), pri.strip()))
+    return rows
+
+
+def test_all_configs_are_covered():
+    assert 'configs/digits_cnn.py' in CONFIGS and len([c for c in CONFIGS if c.startswith('configs/spec/')]) >= 8
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_hooks_and_one_epoch(config, tmp_path):
+    # the runner prints the hook order per stage before training (what `fastrun hooks` prints)
+    work = tmp_path / 'w'
+    proc = run_cli('train', config, '--work-dir', work, '--cfg-options', 'runner.max_epochs=1')
+    order = proc.stderr.split('Hooks will be executed in the following order:')[1].split(' - INFO - ')[0]
+    rows = _hook_rows(order)
+    assert rows, 'no hooks printed'
+    for name, pri in rows:
+        if name in SPEC_PRIORITIES:
+            assert pri == SPEC_PRIORITIES[name], (name, pri)
+    names = {n for n, _ in rows}
+    assert {'OptimizerHook', 'CheckpointHook', 'IterTimerHook', 'TextLoggerHook'} <= names
+    if 'ema' in config:
+        assert 'EMAHook' in names
+    if 'custom_hook' in config:
+        assert 'MyHook' in names
+    if 'log_config' in config:
+        assert 'TensorboardLoggerHook' in names
+    assert os.path.isfile(work / 'epoch_1.pth')
+    if 'log_config' in config:
+        assert os.listdir(work / 'tf_logs')
