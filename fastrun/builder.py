@@ -145,6 +145,23 @@ def build_optimizer(model, cfg):
     return builder(model)
 
 
+def prepare_model(model, cfg, device):
+    """``model`` on ``device``, in channels_last layout and compiled when the config asks.
+
+    ``channels_last=True``; ``compile=True`` or ``compile=dict(mode=..., ...)`` (arguments of
+    ``torch.compile``; the first steps pay the compilation, about 20 s for a small CNN on a CPU).
+    """
+    model = model.to(device)
+    if cfg.get('channels_last'):
+        model = model.to(memory_format=torch.channels_last)
+    compile_cfg = cfg.get('compile')
+    if compile_cfg:
+        # nn.Module.compile compiles the module's __call__ in place: train_step's self(...) goes
+        # through the compiled graph and the module keeps its type, methods and state_dict keys.
+        model.compile(**(compile_cfg if isinstance(compile_cfg, dict) else {}))
+    return model
+
+
 def default_device():
     return torch.device('cuda', torch.cuda.current_device()) if torch.cuda.is_available() else torch.device('cpu')
 
@@ -162,9 +179,9 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
     for i, ds in enumerate(datasets or []):
         loader = build_dataloader(ds, dist=distributed, shuffle=True,
                                   seed=cfg.get('seed'), **loader_args)
-        data_loaders.append(DeviceLoader(loader, device))
+        data_loaders.append(DeviceLoader(loader, device, channels_last=bool(cfg.get('channels_last'))))
 
-    model = model.to(device)
+    model = prepare_model(model, cfg, device)
     if distributed:
         from .dist import wrap_distributed
         model = wrap_distributed(model, cfg, device)
@@ -196,7 +213,8 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
     if validate and data_cfg.get('val') is not None:
         val_dataset = build_dataset(data_cfg['val'])
         val_loader = DeviceLoader(build_dataloader(val_dataset, dist=distributed, shuffle=False,
-                                                   **loader_args), device)
+                                                   **loader_args), device,
+                                  channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
         eval_cfg['by_epoch'] = runner_cfg['type'] != 'IterBasedRunner'
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'

@@ -2,14 +2,19 @@
 import torch
 
 
-def to_device(data, device, non_blocking=False):
-    """``data`` (tensors in dicts/lists/tuples) with every tensor on ``device``."""
+def to_device(data, device, non_blocking=False, channels_last=False):
+    """``data`` (tensors in dicts/lists/tuples) with every tensor on ``device``.
+
+    With ``channels_last``, 4-D floating-point tensors (image batches) also take that layout.
+    """
     if torch.is_tensor(data):
+        if channels_last and data.dim() == 4 and data.is_floating_point():
+            return data.to(device, non_blocking=non_blocking, memory_format=torch.channels_last)
         return data.to(device, non_blocking=non_blocking)
     if isinstance(data, dict):
-        return type(data)((k, to_device(v, device, non_blocking)) for k, v in data.items())
+        return type(data)((k, to_device(v, device, non_blocking, channels_last)) for k, v in data.items())
     if isinstance(data, (list, tuple)) and not hasattr(data, '_fields'):
-        return type(data)(to_device(v, device, non_blocking) for v in data)
+        return type(data)(to_device(v, device, non_blocking, channels_last) for v in data)
     return data
 
 
@@ -27,15 +32,17 @@ def _record(data, stream):
 class DeviceLoader:
     """Wraps a data loader so its batches arrive on ``device``.
 
-    On the CPU it adds nothing (iteration is the wrapped loader's own). On CUDA, the next batch
+    On the CPU it adds nothing (iteration is the wrapped loader's own, unless ``channels_last``
+    asks for a layout change). On CUDA, the next batch
     is copied from pinned memory on a side stream while the current step runs; the compute
     stream waits on that copy (an event wait, not a host sync) and the tensors are recorded on
     the compute stream so the allocator never reuses them early.
     """
 
-    def __init__(self, loader, device):
+    def __init__(self, loader, device, channels_last=False):
         self.loader = loader
         self.device = torch.device(device)
+        self.channels_last = channels_last
 
     def __len__(self):
         return len(self.loader)
@@ -46,9 +53,11 @@ class DeviceLoader:
         return getattr(self.loader, name)
 
     def __iter__(self):
-        if self.device.type != 'cuda':
-            return iter(self.loader)
-        return self._prefetch()
+        if self.device.type == 'cuda':
+            return self._prefetch()
+        if self.channels_last:
+            return (to_device(b, self.device, channels_last=True) for b in self.loader)
+        return iter(self.loader)
 
     def _prefetch(self):
         stream = torch.cuda.Stream(self.device)
@@ -60,7 +69,7 @@ class DeviceLoader:
             except StopIteration:
                 return None
             with torch.cuda.stream(stream):
-                return to_device(batch, self.device, non_blocking=True)
+                return to_device(batch, self.device, non_blocking=True, channels_last=self.channels_last)
 
         nxt = load()
         while nxt is not None:

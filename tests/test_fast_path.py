@@ -143,3 +143,46 @@ def test_gpu_check_script_says_no_cuda_on_cpu():
     out = subprocess.run([sys.executable, 'benchmarks/gpu_check.py'], capture_output=True, text=True,
                          cwd=__file__.rsplit('/tests/', 1)[0])
     assert out.returncode == 0 and 'no CUDA device' in out.stdout
+
+
+class ConvModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.seen = []
+
+    def train_step(self, data, optimizer=None, **kwargs):
+        self.seen.append(data['img'].is_contiguous(memory_format=torch.channels_last))
+        loss = self(data['img']).mean()
+        return dict(loss=loss, log_vars={'loss': loss.detach()}, num_samples=len(data['img']))
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_channels_last_model_and_batches(core):
+    from fastrun.builder import prepare_model
+    from fastrun.step import DeviceLoader
+    model = prepare_model(ConvModel(), {'channels_last': True}, torch.device('cpu'))
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    loader = DeviceLoader([{'img': torch.randn(2, 3, 8, 8)} for _ in range(3)], 'cpu', channels_last=True)
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), max_epochs=1)
+    runner.register_training_hooks(None, optimizer_config=dict())
+    runner.run([loader], [('train', 1)])
+    assert model.seen == [True, True, True]
+
+
+def test_compiled_model_trains_like_the_eager_one():
+    from fastrun.builder import prepare_model
+    from tests.conftest import ToyModel
+    results = []
+    for compile_cfg in (None, dict(dynamic=False)):
+        torch.manual_seed(0)
+        model = prepare_model(ToyModel(), {'compile': compile_cfg}, torch.device('cpu'))
+        runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), max_epochs=1)
+        runner.register_training_hooks(None, optimizer_config=dict())
+        runner.run([make_loader(3)], [('train', 1)])
+        results.append([p.detach().clone() for p in model.parameters()])
+        assert isinstance(model, torch.nn.Module) and hasattr(model, 'train_step')
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, atol=1e-6)
