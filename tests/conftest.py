@@ -1,11 +1,9 @@
 """Shared fixtures: every dispatch and loop test runs against both core implementations."""
 import importlib
-import os
 
 import pytest
 import torch
 
-import fastrun
 from fastrun import _core
 
 
@@ -63,9 +61,3 @@ def make_loader(n_batches=4, batch_size=2, in_features=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [(torch.randn(batch_size, in_features, generator=g), torch.randn(batch_size, 1, generator=g))
             for _ in range(n_batches)]
-
-
-@pytest.fixture
-def require_compiled():
-    if os.environ.get('FASTRUN_REQUIRE_COMPILED') == '1':
-        assert fastrun.CORE == 'cython'
