@@ -63,14 +63,16 @@ cdef class Dispatcher:
             annotate_error(e, _where(self.names[i], fn))
             raise
 
-    def run_epoch(self, runner, loader, Py_ssize_t before, Py_ssize_t after, step, bint count_iter):
+    def run_epoch(self, runner, loader, Py_ssize_t before, Py_ssize_t after, step, bint count_iter,
+                  Py_ssize_t start=0):
         """One pass over ``loader``: per batch, stage ``before``, ``step(batch)``, stage ``after``.
 
-        Sets ``runner.data_batch`` and ``runner._inner_iter``; increments ``runner._iter`` after
+        Sets ``runner.data_batch`` and ``runner._inner_iter`` (counted from ``start``: a resumed
+        epoch whose loader yields only its remaining batches); increments ``runner._iter`` after
         each batch when ``count_iter``; stops early once ``runner.stop_training`` is true.
-        Returns the number of batches run.
+        Returns the index after the last batch run (``start`` + the number of batches).
         """
-        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t i = start
         cdef Py_ssize_t stage = -1
         cdef object fn = None
         try:

@@ -59,14 +59,15 @@ class Dispatcher:
             annotate_error(e, _where(self.names[i], fn))
             raise
 
-    def run_epoch(self, runner, loader, before, after, step, count_iter):
+    def run_epoch(self, runner, loader, before, after, step, count_iter, start=0):
         """One pass over ``loader``: per batch, stage ``before``, ``step(batch)``, stage ``after``.
 
-        Sets ``runner.data_batch`` and ``runner._inner_iter``; increments ``runner._iter`` after
+        Sets ``runner.data_batch`` and ``runner._inner_iter`` (counted from ``start``: a resumed
+        epoch whose loader yields only its remaining batches); increments ``runner._iter`` after
         each batch when ``count_iter``; stops early once ``runner.stop_training`` is true.
-        Returns the number of batches run.
+        Returns the index after the last batch run (``start`` + the number of batches).
         """
-        i = 0
+        i = start
         stage = -1
         fn = None
         try:

@@ -56,20 +56,44 @@ def _worker_init(base_seed):
 
 def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, shuffle=True,
                      seed=None, pin_memory=False, persistent_workers=False, drop_last=False, **kwargs):
-    """A DataLoader with ``samples_per_gpu`` per process; a DistributedSampler when ``dist``."""
+    """A DataLoader with ``samples_per_gpu`` per process.
+
+    ``dist``: each process of the distributed run takes its share of the data set through a
+    :class:`~fastrun.sampler.ResumableSampler` (``torch.utils.data.DistributedSampler``'s split:
+    rank ``r`` takes every ``world_size``-th index from ``r``, the order padded to a multiple of
+    the world size), shuffled with ``seed + epoch`` when ``shuffle``; ``DistSamplerSeedHook``
+    sets the epoch. The seed is the same on every rank (the config's ``seed``, else one drawn on
+    rank 0 and broadcast), so the shares never overlap; data loading workers get ``seed`` +
+    ``rank * workers_per_gpu`` + their id. Without ``dist`` it is a one-process
+    ResumableSampler: the order of an epoch depends only on ``seed`` and the epoch, so a run
+    resumed mid-epoch sees the batches of the run it continues.
+    """
     sampler = None
+    worker_seed = seed
     if dist:
-        from torch.utils.data.distributed import DistributedSampler
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0)
+        from .dist import get_dist_info, sync_random_seed
+        from .sampler import ResumableSampler
+        rank, world_size = get_dist_info()
+        seed = sync_random_seed(seed) if shuffle else (seed or 0)
+        sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed, num_replicas=world_size,
+                                   rank=rank)
         shuffle = False
-    generator = None
-    if shuffle and seed is not None:
-        generator = torch.Generator().manual_seed(seed)
+        worker_seed = seed + rank * workers_per_gpu
+    else:
+        # An order fixed by (seed, epoch) that can start mid-epoch, so a resumed run draws the
+        # batches the interrupted one would have (seed None: one is drawn, checkpoints keep it).
+        from .sampler import ResumableSampler
+        sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed, num_replicas=1, rank=0)
+        shuffle = False
+    # The loader's own generator: starting an epoch (the workers' base seed) never draws from
+    # torch's global RNG, whose stream a resumed run restores.
+    generator = torch.Generator().manual_seed(sampler.seed)
     return DataLoader(
         dataset, batch_size=samples_per_gpu, sampler=sampler, shuffle=shuffle,
         num_workers=workers_per_gpu, pin_memory=pin_memory, drop_last=drop_last,
         persistent_workers=persistent_workers and workers_per_gpu > 0, generator=generator,
-        worker_init_fn=_worker_init(seed) if seed is not None and workers_per_gpu > 0 else None,
+        worker_init_fn=(_worker_init(worker_seed) if worker_seed is not None and workers_per_gpu > 0
+                        else None),
         **kwargs)
 
 
@@ -225,14 +249,26 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
 
 
 def train_model(model, datasets, cfg, distributed=False, validate=True, timestamp=None, meta=None,
-                device=None):
-    """Build the runner and its hooks from ``cfg``, restore ``resume_from``/``load_from``, and run."""
+                device=None, weights_only=True):
+    """Build the runner and its hooks from ``cfg``, restore ``resume_from``/``load_from``, and run.
+
+    A non-finite loss stops the run with an error naming the iteration (a
+    ``CheckInvalidLossHook`` checking every log interval is added unless the config has one;
+    ``custom_hooks=[dict(type='CheckInvalidLossHook', action='skip')]`` skips such steps
+    instead). ``weights_only=False`` lets the checkpoints unpickle any object (trusted files
+    only). A signal stops the run with a checkpoint and raises ``fastrun.signals.Preempted``.
+    """
     datasets = datasets if isinstance(datasets, (list, tuple)) else [datasets]
     runner, data_loaders = build_runner_from_cfg(cfg, model, datasets, distributed, validate,
                                                  timestamp, meta, device)
+    from .hooks.invalid_loss import CheckInvalidLossHook
+    if not any(isinstance(h, CheckInvalidLossHook) for h in runner.hooks):
+        interval = (cfg.get('log_config') or {}).get('interval', 50)
+        # Every log interval: the logger syncs then anyway, so the check costs little.
+        runner.register_hook(CheckInvalidLossHook(interval=interval), priority='NORMAL')
     if cfg.get('resume_from'):
-        runner.resume(cfg['resume_from'])
+        runner.resume(cfg['resume_from'], weights_only=weights_only)
     elif cfg.get('load_from'):
-        runner.load_checkpoint(cfg['load_from'])
+        runner.load_checkpoint(cfg['load_from'], weights_only=weights_only)
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
     return runner

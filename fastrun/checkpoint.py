@@ -1,9 +1,24 @@
-"""Checkpoint files: atomic writes, safe loads, and state-dict loading that reports mismatches."""
+"""Checkpoint files: atomic writes with a checksum, safe loads, and state-dict loading that reports mismatches.
+
+A checkpoint is a dict saved with ``torch.save``: ``meta`` (plain types: numbers, strings,
+lists, dicts, tensors), ``state_dict`` (the model's weights, on the CPU), ``optimizer`` (its
+``state_dict()``, or a dict of them), optionally ``runner_state`` (what an exact resume needs,
+see :meth:`fastrun.Runner.save_checkpoint`), and ``fastrun_checksum``: the SHA-256 of every
+other entry. Every file fastrun writes loads with a plain ``torch.load(weights_only=True)``.
+"""
+import glob
+import hashlib
+import json
 import logging
+import math
 import os
+import os.path as osp
+import pickle
 import re
+import struct
 import tempfile
 import time
+import warnings
 from collections import OrderedDict
 
 import torch
@@ -11,9 +26,16 @@ import torch
 
 logger_ = logging.getLogger('fastrun')
 
+#: The checkpoint key holding the checksum of all the others.
+CHECKSUM_KEY = 'fastrun_checksum'
+
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read; the message names the file."""
+    """A checkpoint that cannot be read or used; the message names the file."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint that could not be written (disk full, no permission); nothing was replaced."""
 
 
 def weights_to_cpu(state_dict):
@@ -49,31 +71,118 @@ def to_plain(obj):
         return float(obj)
     if isinstance(obj, (torch.dtype, torch.device)):
         return str(obj)
-    raise TypeError(f'cannot store a {type(obj).__name__} in a checkpoint meta: use numbers, '
-                    f'strings, lists, dicts or tensors')
+    raise TypeError(f'cannot store a {type(obj).__name__} in a checkpoint (meta, hook state): '
+                    f'use numbers, strings, lists, dicts or tensors')
+
+
+# --------------------------------------------------------------------------- checksum
+
+
+def _feed(h, obj):
+    # A canonical walk: the type, the size and the content of everything, in order.
+    if torch.is_tensor(obj):
+        t = obj.detach()
+        h.update(f'T{t.dtype}{tuple(t.shape)}'.encode())
+        if t.layout == torch.strided and t.numel():
+            t = t.cpu().contiguous().reshape(-1)
+            try:
+                h.update(t.view(torch.uint8).numpy())
+            except (RuntimeError, TypeError):  # quantized and other exotic tensors
+                h.update(repr(t.tolist()).encode())
+        elif t.numel():
+            h.update(repr(t.to_dense().tolist()).encode())
+    elif isinstance(obj, dict):
+        h.update(b'D%d' % len(obj))
+        for k, v in obj.items():
+            _feed(h, k)
+            _feed(h, v)
+    elif isinstance(obj, (list, tuple)):
+        h.update(b'L%d' % len(obj) if isinstance(obj, list) else b'U%d' % len(obj))
+        for v in obj:
+            _feed(h, v)
+    elif isinstance(obj, str):
+        data = obj.encode('utf-8', 'surrogatepass')
+        h.update(b'S%d:' % len(data) + data)
+    elif isinstance(obj, bytes):
+        h.update(b'B%d:' % len(obj) + obj)
+    else:
+        h.update(f'{type(obj).__name__}:{obj!r};'.encode())
+
+
+def payload_checksum(checkpoint):
+    """SHA-256 (hex) of every entry of ``checkpoint`` but the checksum itself.
+
+    Tensors count by dtype, shape and bytes, so the value is the same after a save and a load.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in checkpoint.items() if k != CHECKSUM_KEY})
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class _ErrorRecorder:
+    """A file wrapper remembering the OSError of a failed write (torch's writer hides it)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.error = None
+
+    def write(self, data):
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self):
+        self.f.flush()
 
 
 def atomic_save(obj, filename):
     """``torch.save`` to a temporary file in the same folder, fsync, then rename into place.
 
-    A process killed at any moment leaves either the old file or the complete new one.
+    A process killed at any moment leaves either the old file or the complete new one. A
+    failed write (disk full, no permission) removes the temporary file and raises a
+    :class:`CheckpointWriteError` naming ``filename``; what was there before is untouched.
     """
-    folder = os.path.dirname(os.path.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(filename) + '.', suffix='.tmp', dir=folder)
+    folder = osp.dirname(osp.abspath(filename))
+    recorder = None
+    tmp = None
     try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(filename) + '.', suffix='.tmp', dir=folder)
         with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+            recorder = _ErrorRecorder(f)
+            torch.save(obj, recorder)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, filename)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
+        tmp = None
+    except Exception as e:
+        cause = recorder.error if recorder is not None and recorder.error is not None else e
+        if isinstance(cause, OSError) and cause.errno is not None:
+            reason = f'[Errno {cause.errno}] {cause.strerror}'
+            code = cause.errno
+        else:
+            reason = f'{type(cause).__name__}: {cause}'
+            code = None
+        raise CheckpointWriteError(
+            code, f'cannot write checkpoint {filename}: {reason}; the previous checkpoints and '
+                  f'latest.pth are unchanged') from cause
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder):
+    # Makes a rename durable across a power loss (a killed process needs nothing more).
+    try:
         dfd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dfd)
@@ -83,8 +192,21 @@ def atomic_save(obj, filename):
         pass
 
 
-def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None):
-    """Write ``meta``, the model's weights and the optimizer state(s) to ``filename`` atomically."""
+def non_finite_keys(state_dict):
+    """The keys of the floating-point tensors of ``state_dict`` that hold a NaN or an infinity."""
+    return [k for k, v in state_dict.items()
+            if torch.is_tensor(v) and (v.is_floating_point() or v.is_complex())
+            and not bool(torch.isfinite(v).all())]
+
+
+def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, check_finite=True):
+    """Write ``meta``, the model's weights and the optimizer state(s) to ``filename`` atomically.
+
+    ``extra`` entries are added at the top level. A checksum of the whole payload is stored
+    with it. ``check_finite``: a model holding NaN or infinite values is not saved, a
+    FloatingPointError says which tensors (a checkpoint must never replace a good one by a
+    broken one).
+    """
     if meta is None:
         meta = {}
     elif not isinstance(meta, dict):
@@ -95,31 +217,226 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None):
     model = _unwrap(model)
     if hasattr(model, 'CLASSES') and model.CLASSES is not None:
         meta['CLASSES'] = list(model.CLASSES)
-    checkpoint = {'meta': meta, 'state_dict': weights_to_cpu(model.state_dict())}
+    state_dict = weights_to_cpu(model.state_dict())
+    if check_finite:
+        bad = non_finite_keys(state_dict)
+        if bad:
+            where = ''
+            if 'epoch' in meta or 'iter' in meta:
+                where = f' at epoch {meta.get("epoch")}, iter {meta.get("iter")}'
+            raise FloatingPointError(
+                f'{filename} not saved: the model holds NaN or infinite values{where} '
+                f'({len(bad)} tensors: {_head(bad, 5)}); the earlier checkpoints are unchanged')
+    checkpoint = {'meta': meta, 'state_dict': state_dict}
     if isinstance(optimizer, torch.optim.Optimizer):
         checkpoint['optimizer'] = optimizer.state_dict()
     elif isinstance(optimizer, dict):
         checkpoint['optimizer'] = {name: optim.state_dict() for name, optim in optimizer.items()}
     if extra:
         checkpoint.update(extra)
+    checkpoint[CHECKSUM_KEY] = {'sha256': payload_checksum(checkpoint)}
     atomic_save(checkpoint, filename)
 
 
-def read_checkpoint(filename, map_location='cpu', weights_only=True):
-    """Load a checkpoint file (safely by default); errors name the file."""
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+# --------------------------------------------------------------------------- reading
+
+
+def _legacy_safe_globals():
+    # NumPy scalars and arrays of numbers, as mmcv 1.x checkpoints may hold (a best score that
+    # is an np.float64): rebuilt from bytes and a dtype, nothing is called. Object arrays would
+    # need more globals and are still refused.
     try:
-        return torch.load(filename, map_location=map_location, weights_only=weights_only)
+        import numpy as np
+    except ImportError:
+        return []
+    found = [np.dtype, np.ndarray]
+    for mod in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        try:
+            module = __import__(mod, fromlist=['scalar', '_reconstruct'])
+        except ImportError:
+            continue
+        found += [module.scalar, module._reconstruct]
+        break
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        found += [getattr(dtypes, n) for n in dir(dtypes)
+                  if n.endswith('DType') and isinstance(getattr(dtypes, n), type)]
+    return found
+
+
+def previous_checkpoint(filename):
+    """The newest other checkpoint file in the folder of ``filename`` older than it, or None."""
+    folder = osp.dirname(osp.abspath(filename))
+    try:
+        own = os.stat(filename).st_mtime_ns
+    except OSError:
+        own = None
+    skip = {osp.realpath(filename), osp.realpath(osp.join(folder, 'latest.pth'))}
+    found = []
+    for path in glob.glob(osp.join(glob.escape(folder), '*.pth')):
+        if osp.basename(path) == 'latest.pth' or osp.realpath(path) in skip or not osp.isfile(path):
+            continue
+        mtime = os.stat(path).st_mtime_ns
+        if own is None or mtime <= own:
+            found.append((mtime, path))
+    return max(found)[1] if found else None
+
+
+def _describe(filename):
+    # latest.pth is a link: name the file it points to as well.
+    if osp.islink(filename):
+        return f'{filename} (-> {os.readlink(filename)})'
+    return filename
+
+
+def _corrupt_hint(filename):
+    prev = previous_checkpoint(filename)
+    if prev is None:
+        return 'there is no earlier checkpoint in its folder'
+    return f'use the previous checkpoint instead: {prev}'
+
+
+def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True):
+    """Load a checkpoint file (safely by default); errors name the file.
+
+    ``weights_only=True`` (default) unpickles tensors and plain types only, plus numbers in
+    NumPy scalars/arrays (older mmcv files); any other object is refused with a
+    :class:`CheckpointError`. ``weights_only=False`` unpickles anything, which can run code
+    from the file: only for files you trust (a warning says so). ``verify`` checks the
+    payload's checksum when the file has one. A ``.safetensors`` file reads as
+    ``{'state_dict': tensors}``. A truncated or corrupt file raises a CheckpointError that
+    names the previous checkpoint of its folder.
+    """
+    filename = os.fspath(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    if filename.endswith('.safetensors'):
+        return {'state_dict': load_safetensors(filename, map_location)}
+    if not weights_only:
+        warnings.warn(f'loading {filename} with weights_only=False: unpickling can run code from '
+                      'the file; do this only for files you trust', UserWarning, stacklevel=2)
+    try:
+        if weights_only:
+            with torch.serialization.safe_globals(_legacy_safe_globals()):
+                checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
+        else:
+            checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
     except Exception as e:
-        if weights_only and 'weights_only' in str(e) and 'Unpickl' in str(e):
+        first = str(e).splitlines()[0] if str(e) else ''
+        if weights_only and isinstance(e, pickle.UnpicklingError) and 'eights only' in str(e):
+            # torch's message says what it refused ("unsupported GLOBAL posix.system ...").
+            what = next((line for line in str(e).splitlines() if 'GLOBAL' in line), first)
             raise CheckpointError(
-                f'{filename}: refused to unpickle objects other than tensors and plain types '
-                f'(weights_only=True). Load it with weights_only=False only if you trust the file. '
-                f'Original error: {str(e).splitlines()[0]}') from e
-        raise CheckpointError(f'{filename}: cannot read the checkpoint ({type(e).__name__}: '
-                              f'{str(e).splitlines()[0] if str(e) else ""}); it may be truncated or '
-                              f'corrupt, use an earlier checkpoint') from e
+                f'{_describe(filename)}: refused to unpickle objects other than tensors and plain types '
+                f'(weights_only=True): {what} Load it with weights_only=False (--unsafe-load) '
+                f'only if you trust the file.') from e
+        raise CheckpointError(f'{_describe(filename)}: cannot read the checkpoint ({type(e).__name__}: '
+                              f'{first}); it may be truncated or corrupt: '
+                              f'{_corrupt_hint(filename)}') from e
+    if verify and isinstance(checkpoint, dict) and isinstance(checkpoint.get(CHECKSUM_KEY), dict):
+        expected = checkpoint[CHECKSUM_KEY].get('sha256')
+        if expected is not None and payload_checksum(checkpoint) != expected:
+            raise CheckpointError(f'{_describe(filename)}: the checksum of its content does not match, the '
+                                  f'file is corrupt: {_corrupt_hint(filename)}')
+    return checkpoint
+
+
+_SAFETENSORS_DTYPES = {
+    'F64': torch.float64, 'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16,
+    'I64': torch.int64, 'I32': torch.int32, 'I16': torch.int16, 'I8': torch.int8,
+    'U8': torch.uint8, 'BOOL': torch.bool,
+}
+
+
+def load_safetensors(filename, map_location='cpu'):
+    """The tensors of a ``.safetensors`` file as an OrderedDict (no code can run from it).
+
+    Uses the ``safetensors`` package when installed, else reads the format itself (an 8-byte
+    header length, a JSON header, the raw little-endian data).
+    """
+    device = map_location if isinstance(map_location, (str, torch.device)) else 'cpu'
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        load_file = None
+    try:
+        if load_file is not None:
+            tensors = load_file(filename, device=str(device))
+        else:
+            tensors = _read_safetensors(filename, device)
+    except Exception as e:
+        raise CheckpointError(f'{filename}: cannot read the safetensors file '
+                              f'({type(e).__name__}: {e}); it may be truncated or corrupt') from e
+    return OrderedDict(tensors)
+
+
+def _read_safetensors(filename, device='cpu'):
+    with open(filename, 'rb') as f:
+        data = f.read()
+    (n,) = struct.unpack('<Q', data[:8])
+    header = json.loads(data[8:8 + n])
+    body = memoryview(data)[8 + n:]
+    out = OrderedDict()
+    for name, info in header.items():
+        if name == '__metadata__':
+            continue
+        if info['dtype'] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f'tensor {name}: unsupported dtype {info["dtype"]}')
+        begin, end = info['data_offsets']
+        dtype = _SAFETENSORS_DTYPES[info['dtype']]
+        shape = info['shape']
+        flat = torch.frombuffer(bytearray(body[begin:end]), dtype=torch.uint8)
+        count = math.prod(shape)
+        out[name] = flat.view(dtype)[:count].reshape(shape).to(device) if count else \
+            torch.empty(shape, dtype=dtype, device=device)
+    return out
+
+
+def checkpoint_candidates(work_dir):
+    """The checkpoint files of ``work_dir`` to resume from, best first.
+
+    ``latest.pth`` first, then the other ``*.pth`` files from the newest (by modification
+    time); ``best_*`` files (kept for their score, not their place in the run) and files
+    that are the same as one already listed are left out.
+    """
+    if not osp.isdir(work_dir):
+        return []
+    out, seen = [], set()
+    latest = osp.join(work_dir, 'latest.pth')
+    if osp.isfile(latest):
+        out.append(latest)
+        seen.add(osp.realpath(latest))
+    others = []
+    for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth')):
+        name = osp.basename(path)
+        if name == 'latest.pth' or name.startswith('best_') or not osp.isfile(path):
+            continue
+        others.append((os.stat(path).st_mtime_ns, path))
+    for _, path in sorted(others, reverse=True):
+        real = osp.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            out.append(path)
+    return out
+
+
+def find_resumable_checkpoint(work_dir, logger=None):
+    """The first of :func:`checkpoint_candidates` that reads and verifies; None if none does.
+
+    Each file skipped is logged (WARNING) with the reason (truncated, corrupt checksum...).
+    """
+    log = logger or logger_
+    for path in checkpoint_candidates(work_dir):
+        try:
+            read_checkpoint(path)
+        except (CheckpointError, OSError) as e:
+            log.warning('auto-resume: skipping %s: %s', path, e)
+            continue
+        return path
+    return None
+
+
+# --------------------------------------------------------------------------- loading weights
 
 
 def _unwrap(module):
@@ -136,15 +453,32 @@ def _head(items, n=10):
     return ', '.join(items[:n]) + more
 
 
-def load_state_dict(module, state_dict, strict=False, logger=None):
+def mismatch_message(report):
+    """The lines describing a :func:`load_state_dict` report; '' when everything matched."""
+    lines = []
+    if report['unexpected']:
+        lines.append(f'unexpected keys in source state_dict ({len(report["unexpected"])}): '
+                     f'{_head(report["unexpected"])}')
+    if report['missing']:
+        lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
+                     f'{_head(report["missing"])}')
+    if report['mismatched']:
+        lines.append(f'size mismatch, not loaded ({len(report["mismatched"])}): ' + _head(
+            f'{k} (checkpoint {a} vs model {b})' for k, a, b in report['mismatched']))
+    if not lines:
+        return ''
+    return 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
+
+
+def load_state_dict(module, state_dict, strict=False, logger=None, quiet=False):
     """Load ``state_dict`` into ``module``, skipping tensors whose shape differs; report the rest.
 
     Returns ``dict(missing=[key], unexpected=[key], mismatched=[(key, ckpt_shape, model_shape)])``
     (``num_batches_tracked`` buffers are not reported missing, as mmcv). Mismatches are logged
     as one WARNING on ``logger`` (default ``logging.getLogger('fastrun')``), the first few keys of
-    each kind with counts. ``strict=True`` raises a RuntimeError listing them instead, after the
-    matching tensors were loaded (torch and mmcv do the same). The state dict's ``_metadata``
-    (module versions) is honoured.
+    each kind with counts (``quiet`` leaves that to the caller). ``strict=True`` raises a
+    RuntimeError listing them instead, after the matching tensors were loaded (torch and mmcv
+    do the same). The state dict's ``_metadata`` (module versions) is honoured.
     """
     module = _unwrap(module)
     if not isinstance(state_dict, dict):
@@ -162,34 +496,35 @@ def load_state_dict(module, state_dict, strict=False, logger=None):
     report = dict(missing=[k for k in result.missing_keys
                            if k not in bad and 'num_batches_tracked' not in k],
                   unexpected=list(result.unexpected_keys), mismatched=mismatched)
-    lines = []
-    if report['unexpected']:
-        lines.append(f'unexpected keys in source state_dict ({len(report["unexpected"])}): '
-                     f'{_head(report["unexpected"])}')
-    if report['missing']:
-        lines.append(f'missing keys in source state_dict ({len(report["missing"])}): '
-                     f'{_head(report["missing"])}')
-    if mismatched:
-        lines.append(f'size mismatch, not loaded ({len(mismatched)}): ' + _head(
-            f'{k} (checkpoint {a} vs model {b})' for k, a, b in mismatched))
-    if lines:
-        msg = 'The model and loaded state dict do not match exactly\n' + '\n'.join(lines)
+    msg = mismatch_message(report)
+    if msg:
         if strict:
             raise RuntimeError(msg)
-        (logger or logger_).warning(msg)
+        if not quiet:
+            (logger or logger_).warning(msg)
     return report
 
 
 def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=None,
                     revise_keys=((r'^module\.', ''),), weights_only=True):
-    """Load the weights of ``filename`` into ``model``; return the whole checkpoint dict."""
+    """Load the weights of ``filename`` into ``model``; return the whole checkpoint dict.
+
+    ``filename`` may be a fastrun or mmcv 1.x checkpoint (``state_dict`` and ``meta``), a bare
+    state dict, or a ``.safetensors`` file. Keys that do not match are reported (see
+    :func:`load_state_dict`); ``strict=True`` makes that an error naming the file.
+    """
     checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{filename}: no state_dict found (a {type(checkpoint).__name__})')
     state_dict = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f'{filename}: its state_dict is a {type(state_dict).__name__}, not a dict')
     metadata = getattr(state_dict, '_metadata', OrderedDict())
     for pattern, repl in revise_keys:
         state_dict = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state_dict.items())
     state_dict._metadata = metadata
-    load_state_dict(model, state_dict, strict=strict, logger=logger)
+    try:
+        load_state_dict(model, state_dict, strict=strict, logger=logger)
+    except RuntimeError as e:
+        raise CheckpointError(f'{filename}: {e}') from e
     return checkpoint

@@ -24,20 +24,14 @@ def load_config(path, cfg_options=None):
     return cfg
 
 
-def find_latest_checkpoint(work_dir):
-    """``latest.pth`` of ``work_dir`` or its newest ``epoch_N``/``iter_N`` file; None if there is none."""
-    if not osp.isdir(work_dir):
-        return None
-    latest = osp.join(work_dir, 'latest.pth')
-    if osp.exists(latest):
-        return latest
-    found = []
-    for name in os.listdir(work_dir):
-        stem, ext = osp.splitext(name)
-        kind, _, num = stem.partition('_')
-        if ext == '.pth' and kind in ('epoch', 'iter') and num.isdigit():
-            found.append((int(num), osp.join(work_dir, name)))
-    return max(found)[1] if found else None
+def find_latest_checkpoint(work_dir, logger=None):
+    """The checkpoint ``--auto-resume`` resumes from: ``latest.pth`` of ``work_dir``, else its newest.
+
+    A file that does not load or whose checksum does not match is skipped (a WARNING names it
+    and says why) for the next newest; None when no valid checkpoint is there.
+    """
+    from .checkpoint import find_resumable_checkpoint
+    return find_resumable_checkpoint(work_dir, logger)
 
 
 def _phase_datasets(cfg):
@@ -60,6 +54,7 @@ def cmd_train(args):
     from .config import check_types, check_unknown_keys
     from .dist import init_dist
     from .log import get_logger
+    from .preflight import check_hooks
 
     cfg = load_config(args.config, args.cfg_options)
     check_unknown_keys(cfg)
@@ -72,10 +67,8 @@ def cmd_train(args):
     if args.load_from is not None:
         cfg.load_from = args.load_from
     check_types(cfg)
-    if args.auto_resume or cfg.get('auto_resume'):
-        latest = find_latest_checkpoint(cfg.work_dir)
-        if latest is not None:
-            cfg.resume_from = latest
+    check_hooks(cfg)
+    auto_resume = args.auto_resume or cfg.get('auto_resume')
     if args.seed is not None:
         cfg.seed = args.seed
     if args.deterministic:
@@ -95,11 +88,21 @@ def cmd_train(args):
         cfg.dump(osp.join(cfg.work_dir, 'config.py'))
     logger = get_logger('fastrun', log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                         log_level=cfg.get('log_level', 'INFO'))
-    if args.auto_resume or cfg.get('auto_resume'):
-        if cfg.get('resume_from'):
+    custom = (cfg.get('custom_imports') or {}).get('imports') or []
+    for name in [custom] if isinstance(custom, str) else custom:
+        module = sys.modules.get(name)
+        logger.info('custom import %s (%s)', name, getattr(module, '__file__', 'not imported'))
+    if auto_resume:
+        # After the logger is set up, so the files skipped (and why) are in the log file.
+        latest = find_latest_checkpoint(cfg.work_dir, logger)
+        if latest is not None:
+            cfg.resume_from = latest
             logger.info('auto-resume: resuming from %s', cfg.resume_from)
         else:
-            logger.info('auto-resume: no checkpoint in %s, starting fresh', cfg.work_dir)
+            logger.info('auto-resume: no valid checkpoint in %s, starting fresh', cfg.work_dir)
+    if args.unsafe_load:
+        logger.warning('--unsafe-load: checkpoints may unpickle any object, which can run code '
+                       'from the file; use it only for files you trust')
     logger.info('Config:\n%s', cfg.pretty_text)
     if cfg.get('cudnn_benchmark'):
         torch.backends.cudnn.benchmark = True
@@ -121,7 +124,7 @@ def cmd_train(args):
     if extra:
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + extra
     train_model(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                timestamp=timestamp, meta=meta)
+                timestamp=timestamp, meta=meta, weights_only=not args.unsafe_load)
     return 0
 
 
@@ -147,7 +150,8 @@ def cmd_test(args):
     cfg = load_config(args.config, args.cfg_options)
     device = default_device()
     model = build_model(cfg['model'])
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False)
+    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False,
+                    weights_only=not args.unsafe_load)
     model = model.to(device)
     split = cfg['data'].get('test') or cfg['data'].get('val')
     dataset = build_dataset(split)
@@ -230,7 +234,10 @@ def build_parser():
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
     p.add_argument('--resume-from', help='checkpoint to resume from (weights, optimizer, counters)')
     p.add_argument('--load-from', help='checkpoint whose weights to start from (epoch 0)')
-    p.add_argument('--auto-resume', action='store_true', help='resume from the work dir\'s latest checkpoint')
+    p.add_argument('--auto-resume', action='store_true',
+                   help='resume from the work dir\'s latest valid checkpoint (start fresh if none)')
+    p.add_argument('--unsafe-load', action='store_true',
+                   help='let checkpoints unpickle any object (can run code: trusted files only)')
     p.add_argument('--no-validate', action='store_true', help='no evaluation during training')
     p.add_argument('--seed', type=int)
     p.add_argument('--deterministic', action='store_true')
@@ -247,6 +254,8 @@ def build_parser():
     p.add_argument('--metrics', nargs='+', help='e.g. accuracy precision recall f1_score')
     p.add_argument('--metric-options', nargs='+', metavar='KEY=VALUE', help='e.g. topk=1,5')
     p.add_argument('--out', help='write the metrics to this JSON file')
+    p.add_argument('--unsafe-load', action='store_true',
+                   help='let the checkpoint unpickle any object (can run code: trusted files only)')
     _add_cfg_options(p)
     p.set_defaults(func=cmd_test)
 

@@ -614,7 +614,7 @@ KNOWN_KEYS = frozenset((
     'cudnn_benchmark', 'gpu_ids', 'profiling', 'dataset_type', 'img_norm_cfg', 'train_pipeline',
     'test_pipeline', 'fp16', 'auto_resume', 'find_unused_parameters', 'mp_start_method',
     'opencv_num_threads', 'device', 'compile', 'channels_last', 'amp', 'no_validate', 'timer_config',
-    'env_cfg', 'model_wrapper_cfg',
+    'env_cfg', 'model_wrapper_cfg', 'sync_bn',
 ))
 
 

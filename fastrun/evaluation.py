@@ -5,11 +5,13 @@ per sample (a list of score arrays, or an (N, C) tensor), and the data set's ``e
 scores those results against its own labels, in data set order.
 """
 import itertools
+import os
+import os.path as osp
+import pickle
 from itertools import zip_longest
 
 import torch
 import torch.distributed as dist
-from torch.utils.data.distributed import DistributedSampler
 
 from .dist import get_dist_info
 from .step import to_device
@@ -63,11 +65,12 @@ def single_gpu_test(model, data_loader):
 
 
 def _sampler_indices(data_loader, n):
-    # A DistributedSampler yields the same indices each time it is iterated in one epoch,
+    # A distributed sampler yields the same indices each time it is iterated in one epoch,
     # so its order tells where each result belongs, whatever shuffle or padding it used.
     sampler = getattr(data_loader, 'sampler', None)
-    if isinstance(sampler, DistributedSampler):
-        indices = list(sampler)
+    if sampler is not None and hasattr(sampler, 'num_replicas') and hasattr(sampler, 'rank'):
+        # ResumableSampler.order() reads the order without touching its start position
+        indices = sampler.order() if hasattr(sampler, 'order') else list(sampler)
         if len(indices) == n:
             return indices
     return None
@@ -93,21 +96,53 @@ def _merge(parts, size):
     return ordered[:size]
 
 
+def _collect_objects(part, rank, world_size):
+    # Through the process group's own transport (GPU memory with NCCL).
+    parts = [None] * world_size if rank == 0 else None
+    dist.gather_object(part, parts, dst=0)
+    return parts
+
+
+def _collect_tmpdir(part, rank, world_size, tmpdir):
+    # Through files in a folder every rank can read (a shared file system across nodes):
+    # no rank holds another rank's results in device memory or in a collective's buffers.
+    os.makedirs(tmpdir, exist_ok=True)
+    dist.barrier()  # the folder exists for everyone, and no rank still reads an earlier round
+    path = osp.join(tmpdir, f'part_{rank}.pkl')
+    with open(path + '.tmp', 'wb') as f:
+        pickle.dump(part, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(path + '.tmp', path)
+    dist.barrier()  # every part is complete
+    parts = None
+    if rank == 0:
+        parts = []
+        for r in range(world_size):
+            with open(osp.join(tmpdir, f'part_{r}.pkl'), 'rb') as f:
+                parts.append(pickle.load(f))
+    dist.barrier()  # rank 0 has read them all
+    os.remove(path)
+    return parts
+
+
 def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect=False):
     """Every rank tests its share of ``data_loader``; rank 0 gets all results, in data set order.
 
-    Results are gathered with ``torch.distributed.gather_object`` (through the process group's
-    own transport, GPU memory with NCCL); ``tmpdir`` and ``gpu_collect`` are accepted for mmcv
-    compatibility and not needed. The DistributedSampler's padding is dropped, so each sample
-    counts once. Returns None on the other ranks; on one process, the single-process results.
+    The results are gathered to rank 0 with ``torch.distributed.gather_object`` (the process
+    group's own transport, GPU memory with NCCL), unless a ``tmpdir`` is given and
+    ``gpu_collect`` is False: then each rank pickles its part into ``tmpdir`` (a folder every
+    rank can read: on several nodes, a shared file system) and rank 0 reads them (mmcv's CPU
+    collect). The distributed sampler's padding is dropped, so each sample counts once.
+    Returns None on the other ranks; on one process, the single-process results.
     """
     rank, world_size = get_dist_info()
     results = _test_loop(model, data_loader, compact=world_size > 1)
     if world_size == 1:
         return results
     part = (_sampler_indices(data_loader, len(results)), results)
-    parts = [None] * world_size if rank == 0 else None
-    dist.gather_object(part, parts, dst=0)
+    if tmpdir is not None and not gpu_collect:
+        parts = _collect_tmpdir(part, rank, world_size, tmpdir)
+    else:
+        parts = _collect_objects(part, rank, world_size)
     if rank != 0:
         return None
     return _merge(parts, len(data_loader.dataset))

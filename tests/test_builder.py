@@ -52,7 +52,8 @@ MMCV_RUNNER_HOOKS = [
     'StepMomentumUpdaterHook', 'CosineAnnealingMomentumUpdaterHook', 'CyclicMomentumUpdaterHook',
     'OneCycleMomentumUpdaterHook', 'SyncBuffersHook', 'EMAHook', 'EvalHook', 'DistEvalHook',
     'ProfilerHook', 'GradientCumulativeOptimizerHook', 'GradientCumulativeFp16OptimizerHook',
-    'LinearAnnealingMomentumUpdaterHook', 'LinearAnnealingLrUpdaterHook']
+    'LinearAnnealingMomentumUpdaterHook', 'LinearAnnealingLrUpdaterHook', 'PaviLoggerHook',
+    'NeptuneLoggerHook', 'DvcliveLoggerHook', 'SegmindLoggerHook', 'ClearMLLoggerHook']
 MMCV_RUNNER_OTHERS = [
     'BaseRunner', 'Runner', 'EpochBasedRunner', 'IterBasedRunner', 'LogBuffer', 'Priority',
     'get_priority', 'get_host_info', 'get_time_str', 'get_dist_info', 'init_dist', 'master_only',

@@ -105,7 +105,7 @@ def test_checkpoint_contents_load_safely_and_latest_is_newest(tmp_path):
     runner.run([loader()], [('train', 1)])
     ckpt = torch.load(tmp_path / 'epoch_3.pth', weights_only=True)
     latest = torch.load(tmp_path / 'latest.pth', weights_only=True)
-    assert set(ckpt) == {'meta', 'state_dict', 'optimizer'}
+    assert set(ckpt) == {'meta', 'state_dict', 'optimizer', 'runner_state', 'fastrun_checksum'}
     assert ckpt['meta']['epoch'] == 3 and ckpt['meta']['iter'] == 9
     assert ckpt['meta']['hook_msgs']['last_ckpt'] == str(tmp_path / 'epoch_3.pth')
     for k, v in runner.model.state_dict().items():

@@ -152,7 +152,7 @@ def expected_epoch_logs(model, n_train, interval, n_val, epochs):
 # --------------------------------------------------------------------------- text and JSON
 
 
-def test_text_and_json_logs_epoch_based(tmp_path):
+def test_text_and_json_logs_epoch_based(tmp_path, core):
     meta = dict(exp_name='toy', env_info='python', config='lr = 0.1', seed=3)
     runner, lines = make_runner(tmp_path, [dict(type='TextLoggerHook')], max_epochs=2, meta=meta)
     runner.register_hook(LinearLr(), 'VERY_HIGH')
@@ -188,7 +188,7 @@ def test_text_and_json_logs_epoch_based(tmp_path):
     assert [r['lr'] for r in train_recs] == [round(0.01 * k, 5) for k in (2, 4, 6, 8)]
 
 
-def test_text_and_json_logs_iter_based(tmp_path):
+def test_text_and_json_logs_iter_based(tmp_path, core):
     runner, lines = make_runner(tmp_path, [dict(type='TextLoggerHook')], interval=2, max_iters=6)
     hook = next(h for h in runner.hooks if isinstance(h, TextLoggerHook))
     assert hook.by_epoch is False and hook.interval == 2  # the iter-based runner's defaults
@@ -314,14 +314,14 @@ def test_a_crash_keeps_and_closes_every_log(tmp_path):
     with pytest.raises(RuntimeError, match='boom'):
         runner.run([loader(4)], [('train', 1)])
     train = runner.model.logged['train']
-    # Already on disk before any cleanup: the records of iterations 2 and 4.
     assert [(r['iter'], r['loss']) for r in json_records(runner)] == \
         [(2, round(mean(train[0:2]), 5)), (4, round(mean(train[2:4]), 5))]
-    # What a runner does when a run dies; a second call is harmless.
-    for _ in range(2):
-        for hook in runner.hooks:
-            if isinstance(hook, LoggerHook):
-                hook.flush_and_close(runner)
+    # The runner closed every logger as the error went by; closing again is harmless.
+    loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
+    assert [getattr(h, '_json_file', None) or getattr(h, 'writer', None) for h in loggers] == \
+        [None, None]
+    for hook in loggers:
+        hook.flush_and_close(runner)
     scalars = tb_scalars(tmp_path / 'work' / 'tf_logs')
     assert [s for s, _ in scalars['train/loss']] == [2, 4]
     assert scalars['train/loss'][1][1] == pytest.approx(mean(train[2:4]), rel=1e-6)
@@ -507,7 +507,11 @@ def test_wandb_offline_run(tmp_path, wandb_env):
     with pytest.warns(UserWarning, match='summary=best is skipped'):
         runner.run([loader(4), loader(3, seed=1)], [('train', 1), ('val', 1)])
     expected = expected_epoch_logs(runner.model, 4, 2, 3, 2)
+    assert wandb_env.run is None  # finished
 
+    # run.finish() returns before W&B's service has written everything; its shutdown (what
+    # the end of the process does) waits for that.
+    wandb_env.teardown()
     records = wandb_records(tmp_path / 'wandb')
     rows = wandb_history(records)
     assert [r['_step'] for r in rows] == [2, 4, 5, 6, 8, 9]
@@ -524,7 +528,6 @@ def test_wandb_offline_run(tmp_path, wandb_env):
     assert [e.path for e in artifact.manifest.contents] == [f'{runner.timestamp}.log.json']
     (exit_rec,) = [rec.exit for kind, rec in records if kind == 'exit']
     assert exit_rec.exit_code == 0
-    assert wandb_env.run is None
 
 
 def test_wandb_crash_marks_the_run_failed(tmp_path, wandb_env):
@@ -532,13 +535,14 @@ def test_wandb_crash_marks_the_run_failed(tmp_path, wandb_env):
     runner, _ = make_runner(tmp_path, hooks, model=Net(fail_at=4), max_epochs=1)
     with pytest.raises(RuntimeError, match='boom'):
         runner.run([loader(4)], [('train', 1)])
+    assert wandb_env.run is None  # finished by the runner as the error went by
     for hook in runner.hooks:
         if isinstance(hook, LoggerHook):
-            hook.flush_and_close(runner)
-            hook.flush_and_close(runner)
+            hook.flush_and_close(runner)  # again: harmless
+    wandb_env.teardown()
     records = wandb_records(tmp_path / 'wandb')
     rows = wandb_history(records)
-    assert [r["global_step"] for r in rows] == [2], [k for k, _ in records]
+    assert [r['global_step'] for r in rows] == [2]
     assert rows[0]['train/loss'] == pytest.approx(mean(runner.model.logged['train'][:2]))
     (exit_rec,) = [rec.exit for kind, rec in records if kind == 'exit']
     assert exit_rec.exit_code == 1
@@ -552,7 +556,10 @@ def mlflow_env(monkeypatch, tmp_path):
     mlflow = pytest.importorskip('mlflow', reason='mlflow is not installed (pip install fastrun[mlflow])')
     monkeypatch.setenv('MLFLOW_DISABLE_TELEMETRY', 'true')
     for var in ('MLFLOW_TRACKING_URI', 'MLFLOW_EXPERIMENT_NAME', 'MLFLOW_EXPERIMENT_ID'):
-        monkeypatch.delenv(var, raising=False)
+        # setenv first, so that the variable is restored (or removed) afterwards even though
+        # mlflow.set_tracking_uri writes it behind monkeypatch's back.
+        monkeypatch.setenv(var, '')
+        monkeypatch.delenv(var)
     # Nothing may land in the current folder (MLflow's default artifact root).
     (tmp_path / 'cwd').mkdir()
     monkeypatch.chdir(tmp_path / 'cwd')
@@ -599,17 +606,39 @@ def test_mlflow_default_experiment_and_crash(tmp_path, mlflow_env):
     runner, _ = make_runner(tmp_path, hooks, model=Net(fail_at=6), max_epochs=2)
     with pytest.raises(RuntimeError, match='boom'):
         runner.run([loader(4)], [('train', 1)])
-    for _ in range(2):
-        for hook in runner.hooks:
-            if isinstance(hook, LoggerHook):
-                hook.flush_and_close(runner)
-    assert mlflow.active_run() is None
+    assert mlflow.active_run() is None  # ended by the runner as the error went by
+    for hook in runner.hooks:
+        if isinstance(hook, LoggerHook):
+            hook.flush_and_close(runner)  # again: harmless
     client = mlflow.tracking.MlflowClient(f'sqlite:///{tmp_path / "work" / "mlflow.db"}')
     exp = client.get_experiment_by_name('work')  # named after work_dir on the default store
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == 'FAILED'
     assert [m.step for m in client.get_metric_history(run.info.run_id, 'train/loss')] == [2, 4]
     assert os.listdir(tmp_path / 'cwd') == []
+
+
+def test_mlflow_explicit_uri_does_not_leak_into_later_runs(tmp_path, mlflow_env):
+    mlflow = mlflow_env
+    store = tmp_path / 'store'
+    store.mkdir()
+    uri = f'sqlite:///{store / "shared.db"}'
+    hooks = [dict(type='MlflowLoggerHook', exp_name='shared', tracking_uri=uri, log_model=False)]
+    runner, _ = make_runner(tmp_path / 'a', hooks, max_epochs=1)
+    runner.run([loader(2)], [('train', 1)])
+    client = mlflow.tracking.MlflowClient(uri)
+    exp = client.get_experiment_by_name('shared')
+    assert exp.artifact_location == (store / 'mlruns').as_uri()
+    (run,) = client.search_runs([exp.experiment_id])
+    assert [m.step for m in client.get_metric_history(run.info.run_id, 'train/loss')] == [2]
+    assert not (tmp_path / 'a' / 'work' / 'mlflow.db').exists()
+
+    # The URI this hook set process-wide is not mistaken for the user's choice by a later run.
+    runner, _ = make_runner(tmp_path / 'b', [dict(type='MlflowLoggerHook', log_model=False)],
+                            max_epochs=1)
+    runner.run([loader(2)], [('train', 1)])
+    assert (tmp_path / 'b' / 'work' / 'mlflow.db').exists()
+    assert len(client.search_runs([exp.experiment_id])) == 1
 
 
 # --------------------------------------------------------------------------- CUDA

@@ -7,8 +7,9 @@ from .ema import EMAHook
 from .evaluation import DistEvalHook, EvalHook, EvaluationHook
 from .invalid_loss import CheckInvalidLossHook
 from .iter_timer import IterTimerHook
-from .logger import (LoggerHook, MlflowLoggerHook, TensorboardLoggerHook, TextLoggerHook,
-                     WandbLoggerHook)
+from .logger import (ClearMLLoggerHook, DvcliveLoggerHook, LoggerHook, MlflowLoggerHook,
+                     NeptuneLoggerHook, PaviLoggerHook, SegmindLoggerHook, TensorboardLoggerHook,
+                     TextLoggerHook, WandbLoggerHook)
 from .lr_updater import (CosineAnnealingLrUpdaterHook, CosineRestartLrUpdaterHook, CyclicLrUpdaterHook,
                          ExpLrUpdaterHook, FixedLrUpdaterHook, FlatCosineAnnealingLrUpdaterHook,
                          InvLrUpdaterHook, LinearAnnealingLrUpdaterHook, LrUpdaterHook,
@@ -31,7 +32,8 @@ __all__ = [
     'CheckInvalidLossHook', 'EmptyCacheHook', 'AmpOptimizerHook', 'Fp16OptimizerHook',
     'GradientCumulativeOptimizerHook', 'GradientCumulativeFp16OptimizerHook', 'ProfilerHook',
     'DistSamplerSeedHook', 'SyncBuffersHook', 'LoggerHook', 'TextLoggerHook',
-    'TensorboardLoggerHook', 'WandbLoggerHook', 'MlflowLoggerHook',
+    'TensorboardLoggerHook', 'WandbLoggerHook', 'MlflowLoggerHook', 'DvcliveLoggerHook',
+    'NeptuneLoggerHook', 'ClearMLLoggerHook', 'SegmindLoggerHook', 'PaviLoggerHook',
     'LrUpdaterHook', 'FixedLrUpdaterHook', 'StepLrUpdaterHook', 'ExpLrUpdaterHook',
     'PolyLrUpdaterHook', 'InvLrUpdaterHook', 'CosineAnnealingLrUpdaterHook',
     'FlatCosineAnnealingLrUpdaterHook', 'CosineRestartLrUpdaterHook', 'CyclicLrUpdaterHook',

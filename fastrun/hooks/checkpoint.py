@@ -10,6 +10,7 @@ import torch.distributed as dist
 from ..dist import get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
+from ..runner import gather_rng_states
 
 
 def resolve_out_dir(out_dir, work_dir, file_client_args, owner):
@@ -39,13 +40,13 @@ def literal_template(filename):
     return filename.replace('{', '{{').replace('}', '}}')
 
 
-def _number_pattern(tmpl):
+def _number_pattern(tmpl, number=r'(\d+)'):
     # 'epoch_{}.pth' -> r'epoch_(\d+)\.pth'; None unless the template has exactly one field.
     regex, fields = '', 0
     for literal, field, _, _ in string.Formatter().parse(tmpl):
         regex += re.escape(literal)
         if field is not None:
-            regex += r'(\d+)'
+            regex += number
             fields += 1
     return re.compile(regex) if fields == 1 else None
 
@@ -79,7 +80,12 @@ class CheckpointHook(Hook):
     the current one (from an earlier, longer run) and the checkpoint the run resumed from are left
     alone. ``sync_buffer`` averages buffers over the ranks first. The path of the newest file goes
     to ``runner.meta['hook_msgs']['last_ckpt']``. Other keyword arguments (``filename_tmpl``,
-    ``create_symlink``, ``meta``) go to ``runner.save_checkpoint``. Only rank 0 writes.
+    ``create_symlink``, ``meta``) go to ``runner.save_checkpoint``. Only rank 0 writes (with
+    the RNG states of every rank).
+
+    When a signal stops the run, :meth:`save_on_stop` saves the exact position (mid-epoch:
+    ``epoch_N_iter_K.pth``, removed by rotation once epoch N's own checkpoint exists).
+    ``before_run`` deletes the temporary files a killed write left behind.
     """
 
     def __init__(self, interval=-1, by_epoch=True, save_optimizer=True, out_dir=None,
@@ -106,7 +112,10 @@ class CheckpointHook(Hook):
         meta = runner.meta or {}
         resumed = meta.get('resumed_from') or getattr(runner, '_resumed_from', None)
         self._resumed_from = osp.realpath(resumed) if resumed else None
+        self._saved_at = None
         runner.logger.info('Checkpoints will be saved to %s', self.save_dir)
+        if get_dist_info()[0] == 0:
+            _remove_stale_temporaries(self.save_dir, runner.logger)
 
     def after_train_epoch(self, runner):
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
@@ -123,16 +132,39 @@ class CheckpointHook(Hook):
         """The checkpoint file name with ``{}`` for the epoch or iteration number."""
         return self.args.get('filename_tmpl', 'epoch_{}.pth' if self.by_epoch else 'iter_{}.pth')
 
-    def _save(self, runner, number, unit):
+    def save_on_stop(self, runner):
+        """Save the current position (the runner calls it when a signal stops the run).
+
+        Named as the hook names its files; in the middle of an epoch of a ``by_epoch`` hook,
+        ``epoch_N_iter_K.pth`` (K batches of epoch N done). Nothing is written when this hook
+        saved this very position already. Returns the path.
+        """
+        position = runner._position()
+        if self.by_epoch:
+            filename = runner.stop_checkpoint_name(self.filename_tmpl)
+        else:
+            filename = self.filename_tmpl.format(position[1])
+        path = osp.join(self.save_dir, filename)
+        if self._saved_at == position and osp.isfile(path):
+            return path
+        self._save(runner, position[1], 'iterations', filename)
+        return path
+
+    def _save(self, runner, number, unit, filename=None):
         runner.logger.info('Saving checkpoint at %d %s', number, unit)
         if self.sync_buffer:
             _allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
-        if get_dist_info()[0] == 0:
-            self._write(runner, number)
+        rank, world_size = get_dist_info()
+        gather_rng_states(runner)  # a collective too: each rank's RNG goes into the file
+        if rank == 0:
+            self._write(runner, number, filename)
+        self._saved_at = runner._position()
+        if world_size > 1:
+            dist.barrier()  # no rank goes on (and may read the file) before it is complete
 
-    def _write(self, runner, number):
+    def _write(self, runner, number, filename=None):
         tmpl = self.filename_tmpl
-        filename = tmpl.format(number)
+        filename = filename or tmpl.format(number)
         if runner.meta is None:
             runner.meta = {}
         # Recorded before saving, so the checkpoint itself names the newest file.
@@ -151,17 +183,43 @@ class CheckpointHook(Hook):
             runner.logger.warning('max_keep_ckpts: cannot find the number in filename_tmpl %r; '
                                   'no checkpoint removed', tmpl)
             return
-        found = []
+        # Mid-epoch checkpoints (epoch_N_iter_K.pth, saved on a signal) of epochs up to the
+        # current one are superseded by it.
+        partial = _number_pattern(tmpl, r'(\d+)_iter_\d+') if self.by_epoch else None
+        found, superseded = [], []
         for name in os.listdir(self.save_dir):
             m = pattern.fullmatch(name)
             if m and int(m.group(1)) <= current:
                 found.append((int(m.group(1)), name))
+            m = partial.fullmatch(name) if partial is not None else None
+            if m and int(m.group(1)) <= current:
+                superseded.append(name)
         found.sort()
-        for _, name in found[:-self.max_keep_ckpts]:
+        for name in [n for _, n in found[:-self.max_keep_ckpts]] + superseded:
             path = osp.join(self.save_dir, name)
             if self._resumed_from is not None and osp.realpath(path) == self._resumed_from:
                 continue
+            if osp.realpath(path) == osp.realpath(osp.join(self.save_dir, 'latest.pth')):
+                continue  # latest.pth still points there (a hook that does not move it)
             try:
                 os.remove(path)
             except FileNotFoundError:  # removed by someone else meanwhile
+                pass
+
+
+#: Temporary files of an interrupted write: ``.<name>.<random>.tmp`` (atomic_save) and
+#: ``latest.pth.tmp-link``.
+_TEMPORARY = re.compile(r'\..+\.pth\.[A-Za-z0-9_]+\.tmp|latest\.pth\.tmp-link')
+
+
+def _remove_stale_temporaries(folder, logger):
+    """Delete what a process killed while saving left in ``folder`` (never a complete file)."""
+    if not osp.isdir(folder):
+        return
+    for name in os.listdir(folder):
+        if _TEMPORARY.fullmatch(name):
+            try:
+                os.remove(osp.join(folder, name))
+                logger.info('removed %s, left by an interrupted checkpoint write', name)
+            except OSError:
                 pass

@@ -248,10 +248,19 @@ class EvalHook(Hook):
         name = f'best_{self.key_indicator}_{unit}_{number}.pth'
         path = osp.join(self.save_dir, name)
         previous = self.best_ckpt_path
+        before = {k: hook_msgs[k] for k in ('best_score', 'best_ckpt') if k in hook_msgs}
         hook_msgs['best_score'] = best_score
         hook_msgs['best_ckpt'] = path
-        runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(name),
-                               create_symlink=False)
+        try:
+            # Refused for a model holding NaN/inf (FloatingPointError): never a broken best.
+            runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(name),
+                                   create_symlink=False)
+        except BaseException:
+            # Not saved (disk full, non-finite model): the previous best stays the best.
+            hook_msgs.pop('best_score', None)
+            hook_msgs.pop('best_ckpt', None)
+            hook_msgs.update(before)
+            raise
         self.best_ckpt_path = path
         # Removed only once the new one is complete: a crash in between leaves one best file.
         if previous and osp.realpath(previous) != osp.realpath(path) and osp.isfile(previous):
@@ -278,12 +287,15 @@ def _broadcast_bn_buffers(model):
 class DistEvalHook(EvalHook):
     """:class:`EvalHook` for distributed runs: every rank tests its share, rank 0 evaluates.
 
-    ``broadcast_bn_buffer`` copies rank 0's BatchNorm statistics to every rank first. The
-    results of all ranks are gathered in data set order (``test_fn``, default
-    :func:`~fastrun.evaluation.multi_gpu_test`); rank 0 evaluates, logs and saves the best
-    checkpoint, then sends the metrics to every rank for the listeners. ``tmpdir`` and
-    ``gpu_collect`` are passed to ``test_fn`` (mmcv's interface). On one process it behaves
-    as :class:`EvalHook`.
+    ``broadcast_bn_buffer`` copies rank 0's BatchNorm statistics to every rank first (mmcv).
+    The results of all ranks are gathered to rank 0 in data set order, the distributed
+    sampler's padding dropped so each sample counts once (``test_fn``, default
+    :func:`~fastrun.evaluation.multi_gpu_test`: through ``torch.distributed.gather_object``, or
+    files in ``tmpdir`` when one is given and ``gpu_collect`` is False). Rank 0 evaluates, then
+    the metrics are broadcast: every rank has them in ``runner.log_buffer.output`` and its
+    listeners (early stopping) receive them, so all ranks take the same decisions. Rank 0 alone
+    writes the best checkpoint; the ranks wait for it to be complete. On one process it
+    behaves as :class:`EvalHook`.
     """
 
     def __init__(self, dataloader, start=None, interval=1, by_epoch=True, save_best=None,
@@ -305,18 +317,20 @@ class DistEvalHook(EvalHook):
             return super()._do_evaluate(runner)
         if self.broadcast_bn_buffer:
             _broadcast_bn_buffers(runner.model)
-        tmpdir = self.tmpdir
-        if tmpdir is None and runner.work_dir is not None:
-            tmpdir = osp.join(runner.work_dir, '.eval_hook')
-        results = self._test(runner, tmpdir=tmpdir, gpu_collect=self.gpu_collect)
+        results = self._test(runner, tmpdir=self.tmpdir, gpu_collect=self.gpu_collect)
         key_score = None
         if rank == 0:
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
             key_score = self.evaluate(runner, results)
-        # One small broadcast per evaluation, so every rank's listeners see the same metrics.
+        # One small broadcast per evaluation, so every rank has the same metrics.
         box = [self.latest_results if rank == 0 else None]
         dist.broadcast_object_list(box, src=0)
         if rank != 0:
+            runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
+            runner.log_buffer.output.update(box[0])
+            runner.log_buffer.ready = True
             self._publish(runner, box[0])
         if rank == 0 and self.save_best and key_score is not None:
             self._save_ckpt(runner, key_score)
+        if self.save_best:
+            dist.barrier()  # no rank goes on (and may read it) before the file is complete

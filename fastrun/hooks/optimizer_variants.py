@@ -183,6 +183,11 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
     ``cumulative_iters=4`` make the step one iteration of batch 256 would (for a mean loss and a
     model without BatchNorm, whose statistics still see batches of 64: a warning says so).
     Other arguments as AmpOptimizerHook (``grad_clip``, ``amp``...).
+
+    With DistributedDataParallel, the iterations that do not step run their forward and backward
+    inside the model's ``no_sync()``: gradients accumulate locally and the backward of the
+    stepping iteration all-reduces their sum, so ``cumulative_iters`` iterations cost one
+    gradient all-reduce instead of ``cumulative_iters``, for the same result.
     """
 
     def __init__(self, cumulative_iters=1, **kwargs):
@@ -192,9 +197,36 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
             raise ValueError(f'cumulative_iters must be a positive int, got {cumulative_iters!r}')
         self.cumulative_iters = cumulative_iters
 
+    def state_dict(self):
+        """The gradients accumulated since the last step (a checkpoint taken mid-cycle holds them).
+
+        One process only: under DDP's ``no_sync`` every rank holds its own, so a distributed
+        run saves none (the resumed cycle then starts from zero, with the warning below).
+        """
+        from ..dist import get_dist_info
+        params = getattr(self, '_params', None)
+        if params is None or get_dist_info()[1] > 1:
+            return {'grads': None}
+        return {'grads': [None if p.grad is None else p.grad.detach().cpu() for p in params]}
+
+    def load_state_dict(self, state):
+        """Take :meth:`state_dict`'s gradients; they are put back at ``before_run``."""
+        self._saved_grads = state.get('grads')
+        if getattr(self, '_params', None) is not None:  # already running (a resume at before_run)
+            self._restore_grads()
+
+    def _restore_grads(self):
+        grads, self._saved_grads = getattr(self, '_saved_grads', None), None
+        if grads is None or len(grads) != len(self._params):
+            return False
+        for p, g in zip(self._params, grads):
+            p.grad = None if g is None else g.to(p.device)
+        return True
+
     def before_run(self, runner):
         super().before_run(runner)
-        if runner.iter % self.cumulative_iters != 0:
+        self._params = list(runner.model.parameters())
+        if not self._restore_grads() and runner.iter % self.cumulative_iters != 0:
             runner.logger.warning(
                 'Resume iter number is not divisible by cumulative_iters in '
                 'GradientCumulativeOptimizerHook: the gradients of the iterations since the last '
@@ -205,6 +237,32 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
         self.remainder_iters = runner.max_iters % self.cumulative_iters
         self._remainder_start = runner.max_iters - self.remainder_iters
         self._warned_remainder = False
+        self._no_sync = None
+        self._skip_sync_if_no_step(runner, runner.iter)
+
+    def after_run(self, runner):
+        self._resume_sync()
+        super().after_run(runner)
+
+    def _steps_at(self, runner, it):
+        # The iteration numbered ``it`` (0-based, over the run) ends with an optimizer step.
+        return (it + 1) % self.cumulative_iters == 0 or it + 1 == runner.max_iters
+
+    def _skip_sync_if_no_step(self, runner, it):
+        """Enter DDP's ``no_sync()`` for iteration ``it`` when it does not step."""
+        no_sync = getattr(runner.model, 'no_sync', None)
+        if (no_sync is None or self.cumulative_iters == 1 or it >= runner.max_iters
+                or self._steps_at(runner, it)):
+            return
+        # Entered here and left after the backward of that iteration: DDP decides in its
+        # forward whether the backward reduces, so the forward must run inside the context.
+        self._no_sync = no_sync()
+        self._no_sync.__enter__()
+
+    def _resume_sync(self):
+        ctx, self._no_sync = self._no_sync, None
+        if ctx is not None:
+            ctx.__exit__(None, None, None)
 
     def loss_factor(self, runner):
         """What the loss of the current iteration is divided by."""
@@ -222,9 +280,11 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
         if self.detect_anomalous_params:
             self.detect_anomalous_parameters(loss, runner)
         self.scaler.scale(loss / self.loss_factor(runner)).backward()
+        self._resume_sync()
         if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
             self.step(runner)
             runner.optimizer.zero_grad(set_to_none=True)
+        self._skip_sync_if_no_step(runner, runner.iter + 1)
 
 
 @HOOKS.register_module()

@@ -1,40 +1,24 @@
 """SyncBuffersHook: average model buffers (BatchNorm statistics) across processes."""
-import torch
-import torch.distributed as dist
-
+from ..dist import allreduce_buffers, is_distributed
 from ..hook import Hook
 from ..registry import HOOKS
 
 
 @HOOKS.register_module()
 class SyncBuffersHook(Hook):
-    """All-reduce and average the floating-point buffers of the model after every epoch.
+    """All-reduce and average the floating-point buffers of the model after every epoch (mmcv).
 
-    Runs only when ``distributed`` is True and torch.distributed is initialised with more than
-    one process; otherwise a no-op. Integer buffers (``num_batches_tracked``) are the same on
-    every rank and are left alone.
+    DistributedDataParallel with ``broadcast_buffers=False`` (fastrun's default, as mmcls)
+    leaves each rank with BatchNorm running statistics of its own data; after this hook every
+    rank holds their mean, so checkpoints and evaluations use statistics of all the data. One
+    all-reduce per (device, dtype) of buffers. Integer buffers (``num_batches_tracked``) are the
+    same on every rank and left alone. A no-op unless ``distributed`` and torch.distributed runs
+    more than one process.
     """
 
     def __init__(self, distributed=True):
         self.distributed = distributed
 
     def after_epoch(self, runner):
-        if not (self.distributed and dist.is_available() and dist.is_initialized()):
-            return
-        world_size = dist.get_world_size()
-        if world_size < 2:
-            return
-        groups = {}
-        for buf in runner.model.buffers():
-            if buf.is_floating_point():
-                groups.setdefault((buf.device, buf.dtype), []).append(buf)
-        # One collective per (device, dtype): buffers are flattened into a single tensor.
-        with torch.no_grad():
-            for bufs in groups.values():
-                flat = torch.cat([b.reshape(-1) for b in bufs])
-                dist.all_reduce(flat)
-                flat.div_(world_size)
-                offset = 0
-                for b in bufs:
-                    b.copy_(flat[offset:offset + b.numel()].view_as(b))
-                    offset += b.numel()
+        if self.distributed and is_distributed():
+            allreduce_buffers(runner.model)

@@ -11,9 +11,11 @@ from ...optional import require
 from ...registry import HOOKS
 from .base import LoggerHook
 
-# Tracking URIs this hook chose by default. ``mlflow.set_tracking_uri`` is process-wide, so a
-# later run must tell its own default from a URI the user set.
-_DEFAULT_URIS = set()
+# What this hook set process-wide: mlflow.set_tracking_uri and mlflow.set_experiment also
+# export MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID, so a later run must tell the user's
+# choices from what an earlier run of this hook left behind.
+_URIS_SET_HERE = set()
+_EXPERIMENT_IDS_SET_HERE = set()
 
 
 def _sqlite_folder(uri):
@@ -30,11 +32,12 @@ def _sqlite_folder(uri):
 class MlflowLoggerHook(LoggerHook):
     """Logs metrics (and at the end the model) to an MLflow run (rank 0).
 
-    The tracking URI is ``tracking_uri``, else the one set with ``MLFLOW_TRACKING_URI`` or
-    ``mlflow.set_tracking_uri``, else ``sqlite:///<work_dir>/mlflow.db`` (MLflow's plain file
+    The tracking URI is ``tracking_uri``, else ``MLFLOW_TRACKING_URI``, else one the user set
+    with ``mlflow.set_tracking_uri``, else ``sqlite:///<work_dir>/mlflow.db`` (MLflow's plain file
     store is refused by recent versions; SQLite needs the full ``mlflow`` package).
-    ``exp_name`` selects the experiment (created if missing); on the default store it defaults
-    to the name of ``work_dir``. New experiments of a SQLite store keep their artifacts in
+    ``exp_name`` selects the experiment (created if missing); without it, ``MLFLOW_EXPERIMENT_NAME``
+    or ``MLFLOW_EXPERIMENT_ID``, else the name of ``work_dir`` on the default store and
+    ``Default`` elsewhere. New experiments of a SQLite store keep their artifacts in
     ``mlruns/`` next to the database, not in the current directory.
 
     A run is started unless one is active (then that one is used and left open); ``tags`` and
@@ -60,19 +63,26 @@ class MlflowLoggerHook(LoggerHook):
         mlflow = self.mlflow
         if self.tracking_uri is not None:
             return self.tracking_uri, False
-        if mlflow.is_tracking_uri_set() and mlflow.get_tracking_uri() not in _DEFAULT_URIS:
-            return mlflow.get_tracking_uri(), False
+        # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI: either way, a URI this hook
+        # set for an earlier run is not the user's choice.
+        current = os.environ.get('MLFLOW_TRACKING_URI') or mlflow.get_tracking_uri()
+        is_set = (bool(os.environ.get('MLFLOW_TRACKING_URI'))
+                  or getattr(mlflow, 'is_tracking_uri_set', lambda: False)())
+        if is_set and current not in _URIS_SET_HERE:
+            return current, False
         if runner.work_dir is None:
-            return mlflow.get_tracking_uri(), False
+            return current, False
         return 'sqlite:///' + osp.join(runner.work_dir, 'mlflow.db'), True
 
     def _experiment_id(self, runner, uri, default_store):
-        name = self.exp_name
-        if name is None and default_store and not os.environ.get('MLFLOW_EXPERIMENT_ID'):
-            # A fresh store's 'Default' experiment would put artifacts in the current folder.
-            name = os.environ.get('MLFLOW_EXPERIMENT_NAME') or osp.basename(runner.work_dir)
+        name = self.exp_name or os.environ.get('MLFLOW_EXPERIMENT_NAME')
         if name is None:
-            return None  # MLflow's choice: MLFLOW_EXPERIMENT_NAME / _ID or 'Default'
+            env_id = os.environ.get('MLFLOW_EXPERIMENT_ID')
+            if env_id and env_id not in _EXPERIMENT_IDS_SET_HERE:
+                return env_id  # chosen by the user
+            # On the default store, the 'Default' experiment a fresh database creates would
+            # put artifacts in the current folder.
+            name = osp.basename(runner.work_dir) if default_store else 'Default'
         client = self.mlflow.tracking.MlflowClient(uri)
         exp = client.get_experiment_by_name(name)
         if exp is not None:
@@ -88,11 +98,10 @@ class MlflowLoggerHook(LoggerHook):
         mlflow = self.mlflow
         uri, default_store = self._choose_tracking_uri(runner)
         mlflow.set_tracking_uri(uri)
-        if default_store:
-            _DEFAULT_URIS.add(uri)
+        _URIS_SET_HERE.add(uri)
         exp_id = self._experiment_id(runner, uri, default_store)
-        if exp_id is not None:
-            mlflow.set_experiment(experiment_id=exp_id)
+        mlflow.set_experiment(experiment_id=exp_id)
+        _EXPERIMENT_IDS_SET_HERE.add(exp_id)
         if mlflow.active_run() is None:
             self._own_run_id = mlflow.start_run().info.run_id
         self._logging = True

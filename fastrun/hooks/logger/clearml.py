@@ -1,0 +1,60 @@
+"""ClearMLLoggerHook: the logged values as scalars of a ClearML task."""
+from ...dist import master_only
+from ...optional import require
+from ...registry import HOOKS
+from .base import LoggerHook
+
+
+def _number(val):
+    # 0-d tensors and arrays, numpy scalars -> Python numbers (logging time only, never per step)
+    return val.item() if hasattr(val, 'item') else val
+
+
+@HOOKS.register_module()
+class ClearMLLoggerHook(LoggerHook):
+    """Logs to a ClearML task (rank 0): ``clearml.Task.init(**init_kwargs)`` at ``before_run``.
+
+    A task already running in this process (the script's own ``Task.init``) is logged to as
+    it is, ``init_kwargs`` unused. Each value is ``report_scalar(title=tag, series=tag,
+    value, iteration=runner.iter + 1)``. As in mmcv the task is not closed after the run (its
+    reports are flushed): ClearML completes it when the process exits, so the script can go
+    on using ``Task.current_task()``. ``Task.init`` installs ClearML's own SIGTERM/SIGINT and
+    exception handlers; offline mode (``Task.set_offline(True)``) needs no server.
+    Needs ``clearml`` (``pip install fastrun[clearml]``), checked when the hook is built.
+    """
+
+    def __init__(self, init_kwargs=None, interval=10, ignore_last=True, reset_flag=False,
+                 by_epoch=True):
+        super().__init__(interval, ignore_last, reset_flag, by_epoch)
+        self.clearml = require('clearml', 'clearml')
+        self.init_kwargs = init_kwargs
+        #: The ClearML task logged to and its logger (None before the first run).
+        self.task = None
+        self.task_logger = None
+
+    def before_run(self, runner):
+        super().before_run(runner)
+        if runner.rank != 0:
+            return
+        task_cls = self.clearml.Task
+        # Task.init with other names than the running task's raises: log to that task instead.
+        self.task = task_cls.current_task() or task_cls.init(**(self.init_kwargs or {}))
+        self.task_logger = self.task.get_logger()
+
+    @master_only
+    def log(self, runner):
+        if self.task_logger is None:
+            return
+        step = self.get_iter(runner)
+        for tag, val in self.get_loggable_tags(runner).items():
+            if self.is_scalar(val):
+                self.task_logger.report_scalar(tag, tag, _number(val), iteration=step)
+
+    def flush_and_close(self, runner):
+        """Send (or, offline, write) what was reported; the task itself stays open."""
+        if self.task is not None:
+            self.task.flush(wait_for_uploads=True)
+
+    def after_run(self, runner):
+        if runner.rank == 0:
+            self.flush_and_close(runner)
