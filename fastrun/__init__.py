@@ -19,6 +19,8 @@ from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, 
 from .runner import BaseRunner, EpochBasedRunner, IterBasedRunner, IterLoader, Runner, build_runner
 from .builder import DefaultOptimizerConstructor, build_optimizer, set_random_seed
 from .evaluation import multi_gpu_test, single_gpu_test
+from .sampler import ResumableSampler
+from .signals import Preempted
 
 __all__ = ['CORE', 'STAGES', 'Hook', 'Priority', 'get_priority', 'Registry', 'build_from_cfg',
            'HOOKS', 'MODELS', 'DATASETS', 'OPTIMIZERS', 'RUNNERS', 'Runner', 'EpochBasedRunner',
@@ -28,4 +30,4 @@ __all__ = ['CORE', 'STAGES', 'Hook', 'Priority', 'get_priority', 'Registry', 'bu
            'DefaultOptimizerConstructor', 'build_optimizer', 'set_random_seed', 'init_dist',
            'load_state_dict', 'weights_to_cpu', 'get_host_info', 'get_time_str', 'BaseModule',
            'ModuleList', 'ModuleDict', 'Sequential', 'auto_fp16', 'force_fp32', 'wrap_fp16_model',
-           'single_gpu_test', 'multi_gpu_test'] + _hooks_all
+           'single_gpu_test', 'multi_gpu_test', 'ResumableSampler', 'Preempted'] + _hooks_all

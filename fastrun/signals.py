@@ -55,10 +55,15 @@ class StopOnSignal:
         self.local_only = local_only
         self.signum = None
         self._previous = None
+        self._replaced = {}
 
     def _handle(self, signum, frame):
         # Runs in the main thread between two bytecodes: set flags only, log nothing (the
         # logging lock may be held by the interrupted code).
+        if not self._active:
+            # Someone (a tracking library, say) recorded this handler while the run was on and
+            # put it back afterwards: behave as the handler this one replaced.
+            return _call_previous(self._replaced.get(signum), signum, frame)
         if self.signum is None:
             self.signum = signum
         for s in SIGNALS:
@@ -66,19 +71,35 @@ class StopOnSignal:
         if not self.local_only:
             self.runner.stop_training = True
 
+    _active = False
+
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.getsignal(s) for s in SIGNALS}
+            self._replaced = dict(self._previous)
+            self._active = True
             for s in SIGNALS:
                 signal.signal(s, self._handle)
         return self
 
     def __exit__(self, *exc):
+        self._active = False
         if self._previous is not None:
             for s, handler in self._previous.items():
                 signal.signal(s, handler if handler is not None else signal.SIG_DFL)
             self._previous = None
         return False
+
+
+def _call_previous(handler, signum, frame):
+    if callable(handler):
+        return handler(signum, frame)
+    if handler == signal.SIG_IGN:
+        return None
+    # SIG_DFL (or unknown): the default action, as if no handler had been installed
+    import os
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 class StopSync(Hook):

@@ -305,3 +305,24 @@ def test_start_after_skips_batches_of_any_loader():
     assert exact and [b.tolist() for b in it] == [[6, 7, 8], [9]]
     it, exact = start_after([1, 2, 3, 4], 3)  # a plain list: its first batches are drawn
     assert not exact and list(it) == [4]
+
+
+def test_a_stale_signal_handler_acts_as_the_one_it_replaced():
+    import signal
+
+    from fastrun.signals import StopOnSignal
+
+    class R:
+        stop_training = False
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda s, f: seen.append(s))
+    try:
+        runner = R()
+        with StopOnSignal(runner) as stopper:
+            stale = signal.getsignal(signal.SIGINT)  # what a library might record and restore
+        signal.signal(signal.SIGINT, stale)
+        stale(signal.SIGINT, None)
+        assert seen == [signal.SIGINT] and not runner.stop_training and stopper.signum is None
+    finally:
+        signal.signal(signal.SIGINT, previous)

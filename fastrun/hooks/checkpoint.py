@@ -4,10 +4,9 @@ import os.path as osp
 import re
 import string
 
-import torch
 import torch.distributed as dist
 
-from ..dist import get_dist_info
+from ..dist import allreduce_buffers, get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
 from ..runner import gather_rng_states
@@ -49,24 +48,6 @@ def _number_pattern(tmpl, number=r'(\d+)'):
             regex += number
             fields += 1
     return re.compile(regex) if fields == 1 else None
-
-
-def _allreduce_buffers(model):
-    """Average the floating-point buffers (BatchNorm statistics) of ``model`` over all ranks."""
-    _, world_size = get_dist_info()
-    if world_size == 1:
-        return
-    by_dtype = {}
-    for b in model.buffers():
-        # Integer buffers (num_batches_tracked) count the same steps on every rank.
-        if b.is_floating_point():
-            by_dtype.setdefault((b.device, b.dtype), []).append(b)
-    for bufs in by_dtype.values():
-        flat = torch.cat([b.reshape(-1) for b in bufs])  # one collective per dtype, not per buffer
-        dist.all_reduce(flat)
-        flat.div_(world_size)
-        for b, v in zip(bufs, flat.split([b.numel() for b in bufs])):
-            b.copy_(v.view_as(b))
 
 
 @HOOKS.register_module()
@@ -153,7 +134,7 @@ class CheckpointHook(Hook):
     def _save(self, runner, number, unit, filename=None):
         runner.logger.info('Saving checkpoint at %d %s', number, unit)
         if self.sync_buffer:
-            _allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
+            allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
         rank, world_size = get_dist_info()
         gather_rng_states(runner)  # a collective too: each rank's RNG goes into the file
         if rank == 0:
