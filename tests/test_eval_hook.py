@@ -466,3 +466,17 @@ def test_dist_eval_hook_with_two_processes(tmp_path):
     # rank 0's BatchNorm statistics were broadcast before each evaluation
     assert out[0]['mean'] == out[1]['mean']
     assert os.listdir(tmp_path / 'work') == ['best_acc_epoch_1.pth']
+
+
+def test_early_stopping_counts_survive_resume(tmp_path):
+    data = ScriptedSet([50, 60, 55])
+    stopper = EarlyStoppingHook('accuracy_top-1', patience=3)
+    runner = make_runner(tmp_path, (EvalHook(val_loader(data)), 'LOW'), (stopper, 'LOW'), max_epochs=3)
+    run(runner)
+    assert (stopper.best_score, stopper.wait_count) == (60.0, 1)
+    path = runner.save_checkpoint(str(tmp_path))
+    fresh = EarlyStoppingHook('accuracy_top-1', patience=3)
+    resumed = make_runner(None, (EvalHook(val_loader(ScriptedSet([50]))), 'LOW'), (fresh, 'LOW'),
+                          max_epochs=4)
+    resumed.resume(path)
+    assert (fresh.best_score, fresh.wait_count) == (60.0, 1)

@@ -52,6 +52,14 @@ class EarlyStoppingHook(Hook):
         self.best_score = -inf if rule == 'greater' else inf
         self.wait_count = 0
 
+    def state_dict(self):
+        """The counts a resumed run continues from (saved in every checkpoint)."""
+        return {'best_score': float(self.best_score), 'wait_count': int(self.wait_count)}
+
+    def load_state_dict(self, state):
+        self.best_score = float(state['best_score'])
+        self.wait_count = int(state['wait_count'])
+
     def before_run(self, runner):
         eval_hooks = [h for h in runner.hooks if isinstance(h, EvalHook)]
         if not eval_hooks:
