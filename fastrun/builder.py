@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
 from .runner import build_runner
@@ -245,6 +246,10 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.
         runner.register_hook(build_from_cfg(dict(eval_cfg, type=eval_type, dataloader=val_loader), HOOKS),
                              priority='LOW')
+    if not any(isinstance(h, CheckInvalidLossHook) for h in runner.hooks):
+        interval = (cfg.get('log_config') or {}).get('interval', 50)
+        # Every log interval: the logger syncs then anyway, so the check costs little.
+        runner.register_hook(CheckInvalidLossHook(interval=interval), priority='NORMAL')
     return runner, data_loaders
 
 
@@ -261,11 +266,6 @@ def train_model(model, datasets, cfg, distributed=False, validate=True, timestam
     datasets = datasets if isinstance(datasets, (list, tuple)) else [datasets]
     runner, data_loaders = build_runner_from_cfg(cfg, model, datasets, distributed, validate,
                                                  timestamp, meta, device)
-    from .hooks.invalid_loss import CheckInvalidLossHook
-    if not any(isinstance(h, CheckInvalidLossHook) for h in runner.hooks):
-        interval = (cfg.get('log_config') or {}).get('interval', 50)
-        # Every log interval: the logger syncs then anyway, so the check costs little.
-        runner.register_hook(CheckInvalidLossHook(interval=interval), priority='NORMAL')
     if cfg.get('resume_from'):
         runner.resume(cfg['resume_from'], weights_only=weights_only)
     elif cfg.get('load_from'):

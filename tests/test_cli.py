@@ -209,8 +209,8 @@ def test_hooks_command_prints_the_priority_table(base_cfg):
         block = out.split(f'{name}:\n')[1].split(' ----')[0]
         return [(line[1:13].strip(), line[14:].strip()) for line in block.strip().splitlines()]
 
-    assert stage('after_train_iter') == [('ABOVE_NORMAL', 'OptimizerHook'), ('LOW', 'IterTimerHook'),
-                                         ('VERY_LOW', 'TextLoggerHook')]
+    assert stage('after_train_iter') == [('ABOVE_NORMAL', 'OptimizerHook'), ('NORMAL', 'CheckInvalidLossHook'),
+                                         ('LOW', 'IterTimerHook'), ('VERY_LOW', 'TextLoggerHook')]
     assert stage('after_train_epoch') == [('NORMAL', 'CheckpointHook'), ('LOW', 'EvalHook'),
                                           ('VERY_LOW', 'TextLoggerHook')]
     assert stage('before_train_iter')[0] == ('VERY_HIGH', 'StepLrUpdaterHook')
