@@ -204,8 +204,67 @@ def _scale(values, factor):
     return [v * factor for v in values]
 
 
-# ---------------------------------------------------------------- the base class
-class LrUpdaterHook(Hook):
+# ---------------------------------------------------------------- the base classes
+class _ScheduleHook(Hook):
+    """What the LR and momentum schedules share: mmcv's by-epoch / by-iteration / warmup stepping.
+
+    A subclass says what its values are: ``_schedule(runner)`` computes the scheduled values of
+    every param group and keeps them (``regular_lr`` / ``regular_momentum``), ``_regular()``
+    returns the kept ones, ``_warmup(cur_iter)`` the warmed-up ones, and
+    ``_set_group(group, value)`` writes one value into a param group.
+    """
+
+    def _apply(self, runner, values):
+        """Write ``values`` (a list, or a dict of lists for a dict of optimizers) into the groups."""
+        optimizer = runner.optimizer
+        set_group = self._set_group
+        if isinstance(optimizer, dict):
+            for k, optim in optimizer.items():
+                for group, value in zip(optim.param_groups, values[k]):
+                    set_group(group, value)
+        else:
+            for group, value in zip(optimizer.param_groups, values):
+                set_group(group, value)
+
+    @staticmethod
+    def _per_base(runner, get, base):
+        """``get(runner, b)`` for each base value (a list, or a dict of lists)."""
+        if isinstance(base, dict):
+            return {k: [get(runner, b) for b in bs] for k, bs in base.items()}
+        return [get(runner, b) for b in base]
+
+    def before_train_epoch(self, runner):
+        if self.warmup_iters is None:  # warmup_by_epoch: the first epoch gives its length
+            self.warmup_iters = self.warmup_epochs * len(runner.data_loader)
+        if self.by_epoch:
+            self._apply(runner, self._schedule(runner))
+
+    def before_train_iter(self, runner):
+        cur_iter = runner.iter
+        if self.warmup_iters is None:
+            raise RuntimeError('warmup_by_epoch=True needs an epoch-based runner: the warmup length '
+                               'is set at the first before_train_epoch, which never ran')
+        if not self.by_epoch:
+            regular = self._schedule(runner)
+            if self.warmup is None or cur_iter >= self.warmup_iters:
+                self._apply(runner, regular)
+            else:
+                self._apply(runner, self._warmup(cur_iter))
+        elif self.warmup is not None and cur_iter <= self.warmup_iters:
+            # By epoch, the epoch's value was set at before_train_epoch; the warmup adjusts it,
+            # and the first iteration past the warmup restores it.
+            if cur_iter == self.warmup_iters:
+                self._apply(runner, self._regular())
+            else:
+                self._apply(runner, self._warmup(cur_iter))
+
+    def _progress(self, runner):
+        if self.by_epoch:
+            return runner.epoch, runner.max_epochs
+        return runner.iter, runner.max_iters
+
+
+class LrUpdaterHook(_ScheduleHook):
     """Base of the LR schedules: sets every param group's ``lr`` from ``get_lr(runner, base_lr)``.
 
     Args:
@@ -242,22 +301,13 @@ class LrUpdaterHook(Hook):
         """The scheduled LR now of a param group whose initial LR is ``base_lr``."""
         raise NotImplementedError
 
-    def _set_lr(self, runner, lr_groups):
-        optimizer = runner.optimizer
-        if isinstance(optimizer, dict):
-            for k, optim in optimizer.items():
-                for group, lr in zip(optim.param_groups, lr_groups[k]):
-                    group['lr'] = lr
-        else:
-            for group, lr in zip(optimizer.param_groups, lr_groups):
-                group['lr'] = lr
+    @staticmethod
+    def _set_group(group, lr):
+        group['lr'] = lr
 
     def get_regular_lr(self, runner):
         """The scheduled LR of every param group now (a list, or a dict of lists)."""
-        get_lr = self.get_lr
-        if isinstance(self.base_lr, dict):
-            return {k: [get_lr(runner, b) for b in base] for k, base in self.base_lr.items()}
-        return [get_lr(runner, b) for b in self.base_lr]
+        return self._per_base(runner, self.get_lr, self.base_lr)
 
     def get_warmup_lr(self, cur_iters):
         """``regular_lr`` scaled by the warmup factor at iteration ``cur_iters``."""
@@ -268,36 +318,15 @@ class LrUpdaterHook(Hook):
         self.base_lr = _per_group(runner.optimizer, lambda g: g.setdefault('initial_lr', g['lr']),
                                   type(self).__name__)
 
-    def before_train_epoch(self, runner):
-        if self.warmup_iters is None:
-            self.warmup_iters = self.warmup_epochs * len(runner.data_loader)
-        if self.by_epoch:
-            self.regular_lr = self.get_regular_lr(runner)
-            self._set_lr(runner, self.regular_lr)
+    def _schedule(self, runner):
+        self.regular_lr = self.get_regular_lr(runner)
+        return self.regular_lr
 
-    def before_train_iter(self, runner):
-        cur_iter = runner.iter
-        if self.warmup_iters is None:
-            raise RuntimeError('warmup_by_epoch=True needs an epoch-based runner: the warmup length '
-                               'is set at the first before_train_epoch, which never ran')
-        if not self.by_epoch:
-            self.regular_lr = self.get_regular_lr(runner)
-            if self.warmup is None or cur_iter >= self.warmup_iters:
-                self._set_lr(runner, self.regular_lr)
-            else:
-                self._set_lr(runner, self.get_warmup_lr(cur_iter))
-        elif self.warmup is not None and cur_iter <= self.warmup_iters:
-            # By epoch, the epoch's LR was set at before_train_epoch; the warmup scales it, and
-            # the first iteration past the warmup restores it.
-            if cur_iter == self.warmup_iters:
-                self._set_lr(runner, self.regular_lr)
-            else:
-                self._set_lr(runner, self.get_warmup_lr(cur_iter))
+    def _regular(self):
+        return self.regular_lr
 
-    def _progress(self, runner):
-        if self.by_epoch:
-            return runner.epoch, runner.max_epochs
-        return runner.iter, runner.max_iters
+    def _warmup(self, cur_iter):
+        return self.get_warmup_lr(cur_iter)
 
 
 # ---------------------------------------------------------------- the schedules
@@ -377,9 +406,8 @@ class _MinLrMixin:
         return self.min_lr if self.min_lr_ratio is None else base_lr * self.min_lr_ratio
 
 
-@HOOKS.register_module()
-class CosineAnnealingLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
-    """Cosine from ``base_lr`` to the minimum (``min_lr``, or ``base_lr * min_lr_ratio``)."""
+class _AnnealLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
+    """From ``base_lr`` to the minimum (``min_lr``, or ``base_lr * min_lr_ratio``) along ``_anneal``."""
 
     def __init__(self, min_lr=None, min_lr_ratio=None, **kwargs):
         _check_min(min_lr, min_lr_ratio, 'min_lr')
@@ -389,7 +417,14 @@ class CosineAnnealingLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
 
     def get_lr(self, runner, base_lr):
         progress, max_progress = self._progress(runner)
-        return annealing_cos(base_lr, self._target(base_lr), progress / max_progress)
+        return self._anneal(base_lr, self._target(base_lr), progress / max_progress)
+
+
+@HOOKS.register_module()
+class CosineAnnealingLrUpdaterHook(_AnnealLrUpdaterHook):
+    """Cosine from ``base_lr`` to the minimum (``min_lr``, or ``base_lr * min_lr_ratio``)."""
+
+    _anneal = staticmethod(annealing_cos)
 
 
 @HOOKS.register_module()
@@ -553,15 +588,7 @@ class OneCycleLrUpdaterHook(LrUpdaterHook):
 
 
 @HOOKS.register_module()
-class LinearAnnealingLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
+class LinearAnnealingLrUpdaterHook(_AnnealLrUpdaterHook):
     """Linear from ``base_lr`` to the minimum (``min_lr``, or ``base_lr * min_lr_ratio``)."""
 
-    def __init__(self, min_lr=None, min_lr_ratio=None, **kwargs):
-        _check_min(min_lr, min_lr_ratio, 'min_lr')
-        self.min_lr = min_lr
-        self.min_lr_ratio = min_lr_ratio
-        super().__init__(**kwargs)
-
-    def get_lr(self, runner, base_lr):
-        progress, max_progress = self._progress(runner)
-        return annealing_linear(base_lr, self._target(base_lr), progress / max_progress)
+    _anneal = staticmethod(annealing_linear)

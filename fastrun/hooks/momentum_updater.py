@@ -7,10 +7,9 @@ kept). ``before_run`` stores each group's ``initial_momentum`` once, like ``init
 
 All values are Python floats: these hooks never sync with the device.
 """
-from ..hook import Hook
 from ..priority import Priority
 from ..registry import HOOKS
-from .lr_updater import (_anneal_func, _check_cyclic, _check_min, _check_not_by_epoch,
+from .lr_updater import (_ScheduleHook, _anneal_func, _check_cyclic, _check_min, _check_not_by_epoch,
                          _check_pct_start, _check_step, _check_warmup, _cyclic_phases,
                          _cyclic_target_ratio, _cyclic_value, _is_number, _per_group,
                          _step_exponent, _warmup_factor, annealing_cos, annealing_linear,
@@ -33,7 +32,7 @@ def _set_group_momentum(group, momentum):
         group['betas'] = (momentum, group['betas'][1])
 
 
-class MomentumUpdaterHook(Hook):
+class MomentumUpdaterHook(_ScheduleHook):
     """Base of the momentum schedules: sets every group's momentum from ``get_momentum``.
 
     Args:
@@ -64,22 +63,11 @@ class MomentumUpdaterHook(Hook):
         """The scheduled momentum now of a group whose initial momentum is ``base_momentum``."""
         raise NotImplementedError
 
-    def _set_momentum(self, runner, momentum_groups):
-        optimizer = runner.optimizer
-        if isinstance(optimizer, dict):
-            for k, optim in optimizer.items():
-                for group, mom in zip(optim.param_groups, momentum_groups[k]):
-                    _set_group_momentum(group, mom)
-        else:
-            for group, mom in zip(optimizer.param_groups, momentum_groups):
-                _set_group_momentum(group, mom)
+    _set_group = staticmethod(_set_group_momentum)
 
     def get_regular_momentum(self, runner):
         """The scheduled momentum of every param group now (a list, or a dict of lists)."""
-        get = self.get_momentum
-        if isinstance(self.base_momentum, dict):
-            return {k: [get(runner, b) for b in base] for k, base in self.base_momentum.items()}
-        return [get(runner, b) for b in self.base_momentum]
+        return self._per_base(runner, self.get_momentum, self.base_momentum)
 
     def get_warmup_momentum(self, cur_iters):
         """``regular_momentum`` divided by the warmup factor at iteration ``cur_iters``."""
@@ -93,30 +81,15 @@ class MomentumUpdaterHook(Hook):
             runner.optimizer, lambda g: g.setdefault('initial_momentum', _momentum_of(g)),
             type(self).__name__)
 
-    def before_train_epoch(self, runner):
-        if self.by_epoch:
-            self.regular_momentum = self.get_regular_momentum(runner)
-            self._set_momentum(runner, self.regular_momentum)
+    def _schedule(self, runner):
+        self.regular_momentum = self.get_regular_momentum(runner)
+        return self.regular_momentum
 
-    def before_train_iter(self, runner):
-        cur_iter = runner.iter
-        if not self.by_epoch:
-            self.regular_momentum = self.get_regular_momentum(runner)
-            if self.warmup is None or cur_iter >= self.warmup_iters:
-                self._set_momentum(runner, self.regular_momentum)
-            else:
-                self._set_momentum(runner, self.get_warmup_momentum(cur_iter))
-        elif self.warmup is not None and cur_iter <= self.warmup_iters:
-            # By epoch: the warmup adjusts the epoch's value set at before_train_epoch.
-            if cur_iter == self.warmup_iters:
-                self._set_momentum(runner, self.regular_momentum)
-            else:
-                self._set_momentum(runner, self.get_warmup_momentum(cur_iter))
+    def _regular(self):
+        return self.regular_momentum
 
-    def _progress(self, runner):
-        if self.by_epoch:
-            return runner.epoch, runner.max_epochs
-        return runner.iter, runner.max_iters
+    def _warmup(self, cur_iter):
+        return self.get_warmup_momentum(cur_iter)
 
 
 @HOOKS.register_module()
@@ -138,39 +111,34 @@ class StepMomentumUpdaterHook(MomentumUpdaterHook):
         return momentum if self.min_momentum is None else max(momentum, self.min_momentum)
 
 
-class _MinMomentumMixin:
-    def _target(self, base):
-        return self.min_momentum if self.min_momentum_ratio is None else base * self.min_momentum_ratio
+class _AnnealMomentumUpdaterHook(MomentumUpdaterHook):
+    """From the base momentum to ``min_momentum`` (or ``base * min_momentum_ratio``) along ``_anneal``."""
+
+    def __init__(self, min_momentum=None, min_momentum_ratio=None, **kwargs):
+        _check_min(min_momentum, min_momentum_ratio, 'min_momentum')
+        self.min_momentum = min_momentum
+        self.min_momentum_ratio = min_momentum_ratio
+        super().__init__(**kwargs)
+
+    def get_momentum(self, runner, base_momentum):
+        progress, max_progress = self._progress(runner)
+        target = (self.min_momentum if self.min_momentum_ratio is None
+                  else base_momentum * self.min_momentum_ratio)
+        return self._anneal(base_momentum, target, progress / max_progress)
 
 
 @HOOKS.register_module()
-class CosineAnnealingMomentumUpdaterHook(_MinMomentumMixin, MomentumUpdaterHook):
+class CosineAnnealingMomentumUpdaterHook(_AnnealMomentumUpdaterHook):
     """Cosine from the base momentum to ``min_momentum`` (or ``base * min_momentum_ratio``)."""
 
-    def __init__(self, min_momentum=None, min_momentum_ratio=None, **kwargs):
-        _check_min(min_momentum, min_momentum_ratio, 'min_momentum')
-        self.min_momentum = min_momentum
-        self.min_momentum_ratio = min_momentum_ratio
-        super().__init__(**kwargs)
-
-    def get_momentum(self, runner, base_momentum):
-        progress, max_progress = self._progress(runner)
-        return annealing_cos(base_momentum, self._target(base_momentum), progress / max_progress)
+    _anneal = staticmethod(annealing_cos)
 
 
 @HOOKS.register_module()
-class LinearAnnealingMomentumUpdaterHook(_MinMomentumMixin, MomentumUpdaterHook):
+class LinearAnnealingMomentumUpdaterHook(_AnnealMomentumUpdaterHook):
     """Linear from the base momentum to ``min_momentum`` (or ``base * min_momentum_ratio``)."""
 
-    def __init__(self, min_momentum=None, min_momentum_ratio=None, **kwargs):
-        _check_min(min_momentum, min_momentum_ratio, 'min_momentum')
-        self.min_momentum = min_momentum
-        self.min_momentum_ratio = min_momentum_ratio
-        super().__init__(**kwargs)
-
-    def get_momentum(self, runner, base_momentum):
-        progress, max_progress = self._progress(runner)
-        return annealing_linear(base_momentum, self._target(base_momentum), progress / max_progress)
+    _anneal = staticmethod(annealing_linear)
 
 
 @HOOKS.register_module()
