@@ -131,10 +131,11 @@ def init_dist(launcher='pytorch', backend=None, timeout_s=1800, **kwargs):
         raise RuntimeError("dist_params backend='nccl' needs CUDA; use backend='gloo' on CPUs")
     timeout = kwargs.pop('timeout', None) or datetime.timedelta(seconds=timeout_s)
     dist.init_process_group(backend=backend, timeout=timeout, **kwargs)
-    atexit.register(_shutdown)
+    atexit.register(shutdown_dist)
 
 
-def _shutdown():
+def shutdown_dist():
+    """Destroy the process group (if any) without the gloo abort at exit; safe to call twice."""
     # At exit, gloo's worker threads may still be releasing the last collective's tensors,
     # which needs the GIL; once the interpreter finalises, taking the GIL ends the thread and
     # the process aborts ("terminate called without an active exception", pytorch#190489).

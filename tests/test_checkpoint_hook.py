@@ -6,6 +6,8 @@ import os.path as osp
 
 import pytest
 import torch
+
+from fastrun.dist import shutdown_dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
@@ -255,7 +257,7 @@ def _dist_worker(rank, world_size, init_file, root):
             json.dump(dict(mean=runner.model.bn.running_mean.tolist(),
                            files=sorted(os.listdir(work_dir))), f)
     finally:
-        dist.destroy_process_group()
+        shutdown_dist()
 
 
 def test_sync_buffer_and_rank0_only_with_two_processes(tmp_path):

@@ -6,6 +6,8 @@ from contextlib import nullcontext
 
 import pytest
 import torch
+
+from fastrun.dist import shutdown_dist
 import torch.multiprocessing as mp
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, TensorDataset
 
@@ -435,7 +437,7 @@ def _sync_worker(rank, port, out_dir):
         runner.run([make_loader(1)], [('train', 1)])
         torch.save({'stat': model.stat, 'count': model.count}, f'{out_dir}/rank{rank}.pt')
     finally:
-        dist.destroy_process_group()
+        shutdown_dist()
 
 
 def test_sync_buffers_averages_across_processes(tmp_path):

@@ -18,6 +18,8 @@ import time
 
 import pytest
 import torch
+
+from fastrun.dist import shutdown_dist
 import torch.multiprocessing as mp
 from torch.utils.data import TensorDataset
 
@@ -448,7 +450,7 @@ def _parts_worker(rank, init_file, tmpdir):
         _check_sync_buffers(rank)
         _check_sampler_and_collect(rank, tmpdir)
     finally:
-        dist.destroy_process_group()
+        shutdown_dist()
 
 
 def test_distributed_parts_on_two_processes(tmp_path):

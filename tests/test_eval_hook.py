@@ -8,6 +8,8 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+
+from fastrun.dist import shutdown_dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
@@ -450,7 +452,7 @@ def _dist_worker(rank, world_size, init_file, root):
                            mean=model.bn.running_mean.tolist(),
                            best=runner.meta.get('hook_msgs', {}).get('best_score')), f)
     finally:
-        dist.destroy_process_group()
+        shutdown_dist()
 
 
 def test_dist_eval_hook_with_two_processes(tmp_path):
