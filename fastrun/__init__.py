@@ -1,5 +1,5 @@
 """fastrun: a hook-driven PyTorch training runner with mmcv 1.x semantics and a compiled core."""
-__version__ = '0.1.0'
+from ._version import __version__
 
 from ._core import CORE
 from .amp import auto_fp16, force_fp32, wrap_fp16_model

@@ -211,7 +211,7 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, chec
         meta = {}
     elif not isinstance(meta, dict):
         raise TypeError(f'meta must be a dict or None, got {type(meta).__name__}')
-    from . import __version__
+    from ._version import __version__
     meta = to_plain(dict(meta, fastrun_version=__version__, torch_version=str(torch.__version__),
                          time=time.asctime()))
     model = _unwrap(model)

@@ -7,28 +7,22 @@ import logging
 import os
 import os.path as osp
 import platform
-import re
-import shutil
-import signal
 import time
-from collections import OrderedDict
 
 import torch
 
 from . import _core
-from . import resume as _resume
-from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
-                         read_checkpoint, to_plain)
 from .checkpoint import load_checkpoint as _load_checkpoint
-from .checkpoint import save_checkpoint as _save_checkpoint
+from .checkpoint import read_checkpoint
 from .dist import get_dist_info
 from .hook import DISPATCH_NAMES, STAGES, Hook, stage_method
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import Priority, get_priority
 from .registry import HOOKS, RUNNERS, build_from_cfg
-from .sampler import ResumableSampler, sampler_of, start_after
-from .signals import Preempted, StopOnSignal, StopSync
+from .sampler import IterLoader, ResumableSampler, sampler_of, start_after
+from .signals import Preemption
+from .state import RunState, load_loader_state
 
 _IDX = {name: i for i, name in enumerate(DISPATCH_NAMES)}
 _BEFORE_TRAIN_ITER, _AFTER_TRAIN_ITER = _IDX['before_train_iter'], _IDX['after_train_iter']
@@ -56,48 +50,6 @@ class _HookList(list):
     del _name, _changed
 
 
-class IterLoader:
-    """An endless iterator over a data loader that counts epochs (``set_epoch`` on its sampler).
-
-    ``epoch`` / ``consumed`` start it where a checkpoint left it: in loader epoch ``epoch``,
-    after its first ``consumed`` batches (see :func:`fastrun.sampler.start_after`).
-    """
-
-    def __init__(self, dataloader, epoch=0, consumed=0):
-        self._dataloader = dataloader
-        self._epoch = epoch
-        #: Batches drawn in the current loader epoch (a checkpoint records it).
-        self.consumed = consumed
-        sampler = sampler_of(dataloader)
-        if epoch and hasattr(sampler, 'set_epoch'):
-            sampler.set_epoch(epoch)
-        self.iter_loader = iter(start_after(dataloader, consumed)[0])
-
-    @property
-    def epoch(self):
-        return self._epoch
-
-    def __next__(self):
-        try:
-            batch = next(self.iter_loader)
-        except StopIteration:
-            self._epoch += 1
-            self.consumed = 0
-            sampler = sampler_of(self._dataloader)
-            if hasattr(sampler, 'set_epoch'):
-                sampler.set_epoch(self._epoch)
-            self.iter_loader = iter(self._dataloader)
-            batch = next(self.iter_loader)
-        self.consumed += 1
-        return batch
-
-    def __iter__(self):
-        return self
-
-    def __len__(self):
-        return len(self._dataloader)
-
-
 class Runner:
     """Trains ``model`` through hooks; epoch-based with ``max_epochs``, iter-based with ``max_iters``.
 
@@ -119,12 +71,13 @@ class Runner:
     - ``step_context`` (writable): None, or a callable giving the context each step runs in (AMP)
     - ``log_buffer``: the values logged since the last log (tensors stay on their device)
     - ``hooks``: the registered hooks in call order; ``rank`` / ``world_size``
+    - ``run_state``: what checkpoints and resumes carry beyond the counters
+      (:class:`fastrun.state.RunState`: data positions, RNG states, what a resume left pending)
 
-    Preemption: during :meth:`run` (main thread), SIGTERM or SIGINT end the run after the
-    current iteration; the runner saves a checkpoint of that exact point (mid-epoch too: see
-    :meth:`runner_state`), runs ``after_run`` and raises :class:`~fastrun.signals.Preempted`
-    (``SystemExit(128 + signum)``). A failing hook or step closes every logger that has
-    ``flush_and_close`` before the error propagates.
+    Preemption (:mod:`fastrun.signals`): during :meth:`run` (main thread), SIGTERM or SIGINT
+    end the run after the current iteration, with a checkpoint of that exact point, then
+    ``after_run`` and :class:`~fastrun.signals.Preempted`. A failing hook or step closes every
+    logger that has ``flush_and_close`` before the error propagates.
     """
 
     #: Distributed runs: train iterations between two checks whether a rank got a signal.
@@ -203,23 +156,7 @@ class Runner:
         self.step_context = None
         #: Set by a hook (early stopping, a signal) to end the run after the current iteration.
         self.stop_training = False
-        #: The file this run resumed from (checkpoint rotation never deletes it).
-        self._resumed_from = None
-        # What a resume left for run() to restore: runner_state of the checkpoint, and weights
-        # the model did not have yet (buffers hooks create at before_run, such as EMA's).
-        self._resume_state = None
-        self._pending_weights = None
-        self._pending_loaders = None
-        self._pending_log = None
-        #: Batches of the current train epoch completed (epoch-based; a resume sets it).
-        self._epoch_pos = 0
-        self._epoch_ended = False
-        self._stopper = None
-        self._stop_sync = None
-        #: The loaders whose position a checkpoint records (set by run()).
-        self._state_loaders = []
-        #: Each rank's RNG state, gathered by a checkpoint hook before rank 0 writes.
-        self._rank_rng_states = None
+        self._state = RunState()
         if os.environ.get('FASTRUN_NVTX', '') not in ('', '0'):
             self.enable_nvtx()
 
@@ -233,6 +170,7 @@ class Runner:
     inner_iter = property(lambda self: self._inner_iter, doc='Iteration index within the epoch.')
     max_epochs = property(lambda self: self._max_epochs, doc='Number of train epochs to run.')
     max_iters = property(lambda self: self._max_iters, doc='Number of train iterations to run.')
+    run_state = property(lambda self: self._state, doc='The run state (fastrun.state.RunState).')
 
     def _param_groups(self, what, pick):
         if isinstance(self.optimizer, torch.optim.Optimizer):
@@ -460,82 +398,23 @@ class Runner:
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self, out_dir, filename_tmpl='epoch_{}.pth', save_optimizer=True,
                         meta=None, create_symlink=True):
-        """Save model, optimizer, meta and :meth:`runner_state` to ``out_dir/filename_tmpl``.
+        """Save model, optimizer, meta and the run state to ``out_dir/filename_tmpl``; its path.
 
-        The file is written atomically (a temporary file, fsync, rename) with a checksum; then
-        ``latest.pth`` is pointed at it (a symlink, or a copy where there are none), also by an
-        atomic rename. A model holding NaN/inf is not saved (FloatingPointError); a failed
-        write raises :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier
-        files and ``latest.pth`` as they were.
+        Written atomically with a checksum, then ``latest.pth`` points at it (see
+        :meth:`fastrun.state.RunState.save`).
         """
-        if meta is None:
-            meta = {}
-        elif not isinstance(meta, dict):
-            raise TypeError(f'meta should be a dict or None, but got {type(meta).__name__}')
-        if self.meta is not None:
-            meta = dict(self.meta, **meta)
-        meta.update(self._checkpoint_counters())
-        filename = filename_tmpl.format(self._checkpoint_index())
-        filepath = osp.join(out_dir, filename)
-        _save_checkpoint(self.model, filepath, optimizer=self.optimizer if save_optimizer else None,
-                         meta=meta, extra={'runner_state': self.runner_state()})
-        if create_symlink:
-            dst = osp.join(out_dir, 'latest.pth')
-            tmp = dst + '.tmp-link'
-            try:
-                if osp.lexists(tmp):
-                    os.remove(tmp)
-                try:
-                    os.symlink(filename, tmp)
-                except OSError:  # no symlinks here: a copy, still atomic through the rename
-                    shutil.copy(filepath, tmp)
-                os.replace(tmp, dst)
-            except OSError as e:
-                if osp.lexists(tmp):
-                    os.remove(tmp)
-                raise CheckpointWriteError(e.errno, f'{filepath} was saved, but {dst} could not '
-                                                    f'be pointed at it ({e}); it still points to the '
-                                                    f'previous checkpoint') from e
-        return filepath
+        return self._state.save(self, out_dir, filename_tmpl, save_optimizer, meta, create_symlink)
 
     def runner_state(self):
-        """What continuing exactly from this point needs; saved in checkpoints as ``runner_state``.
-
-        ``epoch`` / ``iter`` / ``inner_iter``: epochs, iterations and batches of the current
-        epoch completed (called during a train iteration, that iteration counts as done);
-        ``rng``: the RNG states, one per rank; ``loaders``: the sampler seed and epoch of the
-        loaders (and, iter-based, their epoch and batches drawn); ``log_buffer``: the last
-        values the loggers average; ``hooks``: ``state_dict()`` of each hook defining one.
-        Outside :meth:`run` there is no position in a loop: the counters are mmcv's meta ones
-        (what ``resume`` of an mmcv checkpoint would set).
-        """
-        if self._stopper is None:
-            counters = self._checkpoint_counters()
-            epoch, it, inner = counters['epoch'], counters['iter'], 0
-        else:
-            epoch, it, inner = self._position()
-        rngs, self._rank_rng_states = self._rank_rng_states, None
-        loaders = []
-        for loader in self._state_loaders:
-            if isinstance(loader, IterLoader):
-                loaders.append(dict(_resume.loader_state(loader._dataloader), epoch=loader.epoch,
-                                    consumed=loader.consumed))
-            else:
-                loaders.append(_resume.loader_state(loader))
-        from .hooks.logger.base import LoggerHook  # the runner module imports no hook at load time
-        window = max((h.interval for h in self._hooks if isinstance(h, LoggerHook)
-                      and isinstance(h.interval, int)), default=0)
-        # Plain types only (a hook's NumPy number becomes a float, an object is an error here),
-        # so the file loads with torch.load(weights_only=True).
-        return to_plain(dict(epoch=epoch, iter=it, inner_iter=inner,
-                             rng=rngs if rngs is not None else [_resume.rng_state()],
-                             loaders=loaders,
-                             log_buffer=_resume.log_buffer_state(self.log_buffer, window),
-                             hooks=_resume.hook_states(self._hooks)))
+        """What continuing exactly from this point needs (see :meth:`fastrun.state.RunState.capture`)."""
+        return self._state.capture(self)
 
     def _position(self):
         """(epochs, iterations, batches of the current epoch) completed at this point."""
-        in_iter = self.mode == 'train' and 'data_batch' in self.__dict__
+        # hasattr, not a look into __dict__: on CPython 3.11+ reading an instance's __dict__
+        # makes every later attribute access on it slower. The core sets data_batch for the
+        # duration of an iteration and deletes it after; the class defines none.
+        in_iter = self.mode == 'train' and hasattr(self, 'data_batch')
         return self._epoch, self._iter + in_iter, 0
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
@@ -565,110 +444,39 @@ class Runner:
                 map_location = 'cpu'
         filename = checkpoint
         checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
-        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
-            raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
-                                  f'load_from for bare weights')
-        state_dict = checkpoint['state_dict']
-        revised = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
-        revised._metadata = getattr(state_dict, '_metadata', OrderedDict())
-        report = load_state_dict(self.model, revised, logger=self.logger, quiet=True)
-        self._pending_weights = OrderedDict((k, revised[k]) for k in report['unexpected']) or None
-        if report['missing'] or report['mismatched']:
-            self.logger.warning('resume from %s: %s', filename, _resume_mismatch(report))
-        meta = checkpoint.get('meta', {})
-        state = checkpoint.get('runner_state')
-        if isinstance(state, dict):
-            self._epoch, self._iter = state['epoch'], state['iter']
-            self._epoch_pos = state.get('inner_iter', 0)
-            self._restore_counters(meta)
-            self._resume_state = state
-            self._pending_loaders = state.get('loaders') or None
-        else:  # mmcv 1.x, or an older fastrun file: counters from the meta
-            self._epoch = meta.get('epoch', 0)
-            self._iter = meta.get('iter', 0)
-            self._epoch_pos = 0
-            self._restore_counters(meta)
-            self._resume_state = None
-            self._pending_loaders = None
-        # As mmcv: the run continues with the checkpoint's meta (hook_msgs, fp16 scaler state...),
-        # but what describes this run (its config, name, seed) stays this run's.
-        current = self.meta or {}
-        self.meta = dict(meta)
-        self.meta.update({k: current[k] for k in ('config', 'exp_name', 'seed', 'world_size') if k in current})
-        self.meta.setdefault('hook_msgs', {})
-        self._resumed_from = filename if isinstance(filename, str) else None
-        if 'optimizer' in checkpoint and resume_optimizer:
-            self._load_optimizer(checkpoint['optimizer'], filename)
-        if isinstance(state, dict) and state.get('hooks'):
-            _resume.load_hook_states(self._hooks, state['hooks'], self.logger)
-        self.logger.info('resumed epoch %d, iter %d%s (from %s)', self.epoch, self.iter,
-                         f', {self._epoch_pos} batches into epoch {self.epoch + 1}'
-                         if self._epoch_pos else '', filename)
+        self._state.restore(self, checkpoint, filename, resume_optimizer)
         return checkpoint
-
-    def _load_optimizer(self, state, filename):
-        try:
-            if isinstance(self.optimizer, torch.optim.Optimizer):
-                self.optimizer.load_state_dict(state)
-            elif isinstance(self.optimizer, dict):
-                for k in self.optimizer:
-                    self.optimizer[k].load_state_dict(state[k])
-            else:
-                raise TypeError('Optimizer should be dict or torch.optim.Optimizer '
-                                f'but got {type(self.optimizer).__name__}')
-        except (ValueError, KeyError) as e:
-            raise CheckpointError(f'{filename}: its optimizer state does not fit this run\'s '
-                                  f'optimizer ({type(e).__name__}: {e}); was it saved by another '
-                                  f'model or optimizer configuration?') from e
 
     def _restore_counters(self, meta):
         pass
 
     # ---------------------------------------------------------------- the guarded run
     def _run_guarded(self, loop, finish=None):
-        """``before_run``, ``loop()``, ``finish()``, ``after_run``, with the signal handlers installed.
+        """``before_run``, ``loop()``, ``finish()``, ``after_run``, under the signal guard.
 
         A signal ends the loop after the current iteration; a checkpoint of that point is
-        saved right after the loop and :class:`Preempted` raised after ``after_run``. Any error
-        closes the loggers (``flush_and_close``) before it propagates.
+        saved right after the loop and :class:`~fastrun.signals.Preempted` raised after
+        ``after_run``. Any error closes the loggers (``flush_and_close``) before it propagates.
         """
-        stopper = StopOnSignal(self, local_only=self._world_size > 1)
-        sync = None
-        if self._world_size > 1:
-            sync = StopSync(stopper, self.stop_check_interval)
-            self.register_hook(sync, 'LOWEST')
-        self._stopper, self._stop_sync = stopper, sync
-        saved = signum = None
+        guard = Preemption(self)
         try:
-            with stopper:
+            with guard:
                 self.call_hook('before_run')
-                self._apply_pending_weights()
+                self._state.apply_weights(self)
                 loop()
-                signum = self._stop_signum()
-                if signum is not None and self._finished():
-                    signum = None  # the work is done: nothing to resume
-                if signum is not None:
-                    saved = self._save_on_stop(signum)
+                guard.save_if_stopped()
                 if finish is not None:
                     finish()
                 self.call_hook('after_run')
         except BaseException:
             self._close_loggers()
             raise
-        finally:
-            self._stopper = self._stop_sync = None
-            if sync is not None:
-                self._hooks.remove(sync)
-        if signum is not None:
-            raise Preempted(signum, saved)
+        guard.raise_if_stopped()
 
     def _stop_signum(self):
         """The signal that stopped the loop, or None (agreed by all ranks when distributed)."""
-        if not self.stop_training:
-            return None
-        if self._stop_sync is not None:
-            return self._stop_sync.signum
-        return self._stopper.signum if self._stopper is not None else None
+        guard = self._state.preemption
+        return guard.signum if guard is not None else None
 
     def _close_loggers(self):
         for hook in self._hooks:
@@ -678,55 +486,6 @@ class Runner:
                     close(self)
                 except Exception as e:  # the original error matters more
                     self.logger.error('%s.flush_and_close failed: %s', type(hook).__name__, e)
-
-    def _apply_pending_weights(self):
-        pending, self._pending_weights = self._pending_weights, None
-        if pending:
-            report = load_state_dict(self.model, pending, logger=self.logger, quiet=True)
-            if report['unexpected'] or report['mismatched']:
-                self.logger.warning('resume: %s', _resume_mismatch(report))
-
-    def _restore_rng(self):
-        """Set the RNGs as the checkpoint had them (right before the first resumed iteration)."""
-        state, self._resume_state = self._resume_state, None
-        if state is None:
-            return
-        rngs = state.get('rng') or []
-        if rngs:
-            if len(rngs) != self._world_size:
-                self.logger.warning('resume: the checkpoint holds the RNG states of %d processes, '
-                                    'this run has %d; random draws will differ from the run it '
-                                    'continues', len(rngs), self._world_size)
-            _resume.set_rng_state(rngs[self._rank] if self._rank < len(rngs) else rngs[0])
-        self._pending_log = state.get('log_buffer') or None
-
-    def _restore_log(self):
-        pending, self._pending_log = self._pending_log, None
-        if pending:
-            _resume.load_log_buffer_state(self.log_buffer, pending)
-
-    def _save_on_stop(self, signum):
-        """Save the checkpoint of a run stopped by ``signum``; its path (None if not saved)."""
-        epoch, it, inner = self._position()
-        self.logger.warning('%s received: stopped after epoch %d, iter %d%s; saving a checkpoint',
-                            signal.Signals(signum).name, epoch, it,
-                            f' ({inner} batches into epoch {epoch + 1})' if inner else '')
-        for hook in self._hooks:
-            save = getattr(hook, 'save_on_stop', None)
-            if callable(save):
-                return save(self)
-        if self.work_dir is None:
-            self.logger.warning('no work_dir and no checkpoint hook: nothing saved')
-            return None
-        path = osp.join(self.work_dir, self.stop_checkpoint_name())
-        gather_rng_states(self)
-        if self._rank == 0:
-            name = osp.basename(path).replace('{', '{{').replace('}', '}}')
-            self.save_checkpoint(self.work_dir, filename_tmpl=name)
-        if self._world_size > 1:
-            import torch.distributed as dist
-            dist.barrier()
-        return path
 
     def stop_checkpoint_name(self, tmpl=None):
         """The file name of a checkpoint saved at the current position (``tmpl`` has one ``{}``)."""
@@ -751,16 +510,16 @@ class EpochBasedRunner(Runner):
             self._max_epochs = max_epochs
         if self._max_epochs is None:
             raise ValueError('max_epochs must be set (Runner(..., max_epochs=N) or run(..., max_epochs=N))')
-        self._state_loaders = []
+        self._state.loaders = []
         for (mode, _), loader in zip(workflow, data_loaders):
             if mode == 'train':
                 self._max_iters = self._max_epochs * len(loader)
-                self._state_loaders = [loader]
+                self._state.loaders = [loader]
                 break
         self._log_start(workflow, 'epochs', self._max_epochs)
 
         def loop():
-            self._restore_rng()
+            self._state.apply_rng(self)
             while self._epoch < self._max_epochs and not self.stop_training:
                 for (mode, epochs), loader in zip(workflow, data_loaders):
                     for _ in range(epochs):
@@ -780,14 +539,15 @@ class EpochBasedRunner(Runner):
         self.mode = 'train'
         self.data_loader = data_loader
         self._max_iters = self._max_epochs * len(data_loader)
-        self._epoch_ended = False
-        pending, self._pending_loaders = self._pending_loaders, None
+        state = self._state
+        state.epoch_ended = False
+        pending = state.take_loaders()
         if pending:
-            _resume.load_loader_state(data_loader, pending[0])
+            load_loader_state(data_loader, pending[0])
         sampler = sampler_of(data_loader)
         if isinstance(sampler, ResumableSampler):
             sampler.set_epoch(self._epoch)
-        start = min(self._epoch_pos, len(data_loader))
+        start = min(state.epoch_pos, len(data_loader))
         loader, exact = start_after(data_loader, start)
         if not exact:
             self.logger.warning('resume: skipping the first %d batches of epoch %d by loading them; '
@@ -795,19 +555,18 @@ class EpochBasedRunner(Runner):
                                 'order is fixed (use fastrun.sampler.ResumableSampler)', start,
                                 self._epoch + 1)
         self.call_hook('before_train_epoch')
-        if start:
-            self._restore_log()  # after before_train_epoch: the loggers clear the buffer there
-        self._pending_log = None
+        # After before_train_epoch, where the loggers clear the buffer; kept only mid-epoch.
+        state.apply_log(self, restore=bool(start))
         end = self._dispatch.run_epoch(self, self._feed(loader), _BEFORE_TRAIN_ITER,
                                        _AFTER_TRAIN_ITER, self._stepper(True, kwargs), True, start)
-        self._epoch_pos = end
+        state.epoch_pos = end
         if end < len(data_loader) and self._stop_signum() is not None:
             return
-        self._epoch_ended = True
+        state.epoch_ended = True
         self.call_hook('after_train_epoch')
-        self._epoch_ended = False
+        state.epoch_ended = False
         self._epoch += 1
-        self._epoch_pos = 0
+        state.epoch_pos = 0
 
     @torch.no_grad()
     def val(self, data_loader, **kwargs):
@@ -823,11 +582,11 @@ class EpochBasedRunner(Runner):
         self.call_hook('after_val_epoch')
 
     def _position(self):
-        if self.mode == 'train' and 'data_batch' in self.__dict__:
+        if self.mode == 'train' and hasattr(self, 'data_batch'):  # in an iteration: it counts as done
             return self._epoch, self._iter + 1, self._inner_iter + 1
-        if self._epoch_ended:  # at after_train_epoch: the epoch is complete
+        if self._state.epoch_ended:  # at after_train_epoch: the epoch is complete
             return self._epoch + 1, self._iter, 0
-        return self._epoch, self._iter, self._epoch_pos
+        return self._epoch, self._iter, self._state.epoch_pos
 
     def stop_checkpoint_name(self, tmpl='epoch_{}.pth'):
         """``epoch_N.pth`` at the end of epoch N, ``epoch_N_iter_K.pth`` after K batches of epoch N."""
@@ -863,19 +622,19 @@ class IterBasedRunner(Runner):
         train_lengths = [n for mode, n in workflow if mode == 'train']
 
         def loop():
-            pending, self._pending_loaders = self._pending_loaders, None
+            pending = self._state.take_loaders()
             iter_loaders = []
             for i, loader in enumerate(data_loaders):
-                state = pending[i] if pending and i < len(pending) else None
-                if state:
-                    _resume.load_loader_state(loader, state)
-                    iter_loaders.append(IterLoader(loader, state.get('epoch', 0), state.get('consumed', 0)))
+                saved = pending[i] if pending and i < len(pending) else None
+                if saved:
+                    load_loader_state(loader, saved)
+                    iter_loaders.append(IterLoader(loader, saved.get('epoch', 0), saved.get('consumed', 0)))
                 else:
                     iter_loaders.append(IterLoader(loader))
-            self._state_loaders = iter_loaders
+            self._state.loaders = iter_loaders
             self.call_hook('before_epoch')
-            self._restore_rng()
-            self._restore_log()
+            self._state.apply_rng(self)
+            self._state.apply_log(self)
             left = 0
             if self._iter and len(train_lengths) == 1:
                 left = -self._iter % train_lengths[0]
@@ -941,23 +700,6 @@ class IterBasedRunner(Runner):
         super().register_training_hooks(
             iterwise(lr_config), optimizer_config, iterwise(checkpoint_config), log_config,
             iterwise(momentum_config), timer_config, custom_hooks_config)
-
-
-def _resume_mismatch(report):
-    return mismatch_message(report).replace('The model and loaded state dict do not match exactly\n', '')
-
-
-def gather_rng_states(runner):
-    """Collect every rank's RNG state for the next checkpoint (a collective when distributed).
-
-    Call it on every rank before rank 0 saves: :meth:`Runner.runner_state` then stores one
-    state per rank, and each rank of a resumed run restores its own.
-    """
-    if runner.world_size > 1:
-        import torch.distributed as dist
-        states = [None] * runner.world_size
-        dist.all_gather_object(states, _resume.rng_state())
-        runner._rank_rng_states = states
 
 
 def build_runner(cfg, default_args=None):

@@ -1,4 +1,5 @@
-"""A sampler whose order is a pure function of (seed, epoch), so a run can resume mid-epoch."""
+"""Data positions a run can resume from: a sampler whose order is a pure function of (seed,
+epoch), a way to start a loader mid-epoch, and the iter-based runner's endless loader."""
 import itertools
 import math
 
@@ -7,7 +8,7 @@ from torch.utils.data import Sampler
 
 from .dist import get_dist_info
 
-__all__ = ['ResumableSampler', 'sampler_of', 'start_after']
+__all__ = ['ResumableSampler', 'IterLoader', 'sampler_of', 'start_after']
 
 
 class ResumableSampler(Sampler):
@@ -125,3 +126,51 @@ def start_after(loader, batches):
         sampler.set_start(min(batches * batch_size, len(sampler)))
         return loader, True
     return itertools.islice(iter(loader), batches, None), False
+
+
+class IterLoader:
+    """An endless iterator over a data loader that counts epochs (``set_epoch`` on its sampler).
+
+    ``epoch`` / ``consumed`` start it where a checkpoint left it: in loader epoch ``epoch``,
+    after its first ``consumed`` batches (see :func:`start_after`).
+    """
+
+    def __init__(self, dataloader, epoch=0, consumed=0):
+        self._dataloader = dataloader
+        self._epoch = epoch
+        #: Batches drawn in the current loader epoch (a checkpoint records it).
+        self.consumed = consumed
+        sampler = sampler_of(dataloader)
+        if epoch and hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(epoch)
+        self.iter_loader = iter(start_after(dataloader, consumed)[0])
+
+    @property
+    def epoch(self):
+        """Index of the loader epoch being drawn from (0 first; a new pass increments it)."""
+        return self._epoch
+
+    @property
+    def dataloader(self):
+        """The data loader it iterates."""
+        return self._dataloader
+
+    def __next__(self):
+        try:
+            batch = next(self.iter_loader)
+        except StopIteration:
+            self._epoch += 1
+            self.consumed = 0
+            sampler = sampler_of(self._dataloader)
+            if hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(self._epoch)
+            self.iter_loader = iter(self._dataloader)
+            batch = next(self.iter_loader)
+        self.consumed += 1
+        return batch
+
+    def __iter__(self):
+        return self
+
+    def __len__(self):
+        return len(self._dataloader)

@@ -12,13 +12,19 @@ ends the process at once. The previous handlers come back when ``run`` returns.
 In a distributed run a signal may reach one rank only: the flag stays local and
 :class:`StopSync` all-reduces it every ``interval`` train iterations (a one-number
 collective on a CPU group, no device sync), so every rank stops after the same iteration.
+
+:class:`Preemption` is what the runner enters around one ``run``: it installs the handlers,
+registers :class:`StopSync` when distributed, and after the loop saves the checkpoint
+(:func:`save_on_stop`, through the same capture as every checkpoint, see :mod:`fastrun.state`).
 """
+import os.path as osp
 import signal
 import threading
 
 from .hook import Hook
+from .state import gather_rng_states
 
-__all__ = ['Preempted', 'StopOnSignal', 'StopSync', 'SIGNALS']
+__all__ = ['Preempted', 'Preemption', 'StopOnSignal', 'StopSync', 'SIGNALS', 'save_on_stop']
 
 #: The signals that stop a run with a checkpoint.
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -137,3 +143,92 @@ class StopSync(Hook):
             self.signum = signum
             runner.stop_training = True
         return signum
+
+
+class Preemption:
+    """The preemption side of one ``runner.run``: a context manager around ``before_run`` … ``after_run``.
+
+    Entering installs the signal handlers (:class:`StopOnSignal`), registers :class:`StopSync`
+    at ``LOWEST`` priority in a distributed run, and makes itself ``runner.run_state.preemption``;
+    leaving undoes the three. After the loop, :meth:`save_if_stopped` saves the checkpoint of a
+    run a signal cut short; after leaving, :meth:`raise_if_stopped` raises :class:`Preempted`.
+    """
+
+    def __init__(self, runner):
+        self.runner = runner
+        distributed = runner.world_size > 1
+        self.stopper = StopOnSignal(runner, local_only=distributed)
+        self.sync = StopSync(self.stopper, runner.stop_check_interval) if distributed else None
+        #: The signal that stopped an unfinished run and the checkpoint saved then (path or None).
+        self.stopped_by = self.saved = None
+
+    def __enter__(self):
+        if self.sync is not None:
+            self.runner.register_hook(self.sync, 'LOWEST')
+        self.runner.run_state.preemption = self
+        try:
+            self.stopper.__enter__()
+        except BaseException:
+            self._undo()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.stopper.__exit__(*exc)
+        finally:
+            self._undo()
+        return False
+
+    def _undo(self):
+        self.runner.run_state.preemption = None
+        if self.sync is not None:
+            self.runner.hooks.remove(self.sync)
+
+    @property
+    def signum(self):
+        """The signal that stopped the loop, or None (agreed by all ranks when distributed)."""
+        if not self.runner.stop_training:
+            return None
+        return (self.sync if self.sync is not None else self.stopper).signum
+
+    def save_if_stopped(self):
+        """After the loop: save the checkpoint of a run a signal stopped before its end."""
+        signum = self.signum
+        if signum is not None and not self.runner._finished():  # a finished run has nothing to resume
+            self.stopped_by = signum
+            self.saved = save_on_stop(self.runner, signum)
+
+    def raise_if_stopped(self):
+        """Raise :class:`Preempted` if :meth:`save_if_stopped` saved a stopped run."""
+        if self.stopped_by is not None:
+            raise Preempted(self.stopped_by, self.saved)
+
+
+def save_on_stop(runner, signum):
+    """Save the checkpoint of a run stopped by ``signum`` at its exact position; its path, or None.
+
+    A hook with ``save_on_stop(runner)`` (``CheckpointHook``) saves it, named as its files are;
+    without one, the runner saves ``work_dir/<runner.stop_checkpoint_name()>``. Every rank calls
+    it; rank 0 writes.
+    """
+    epoch, it, inner = runner._position()
+    runner.logger.warning('%s received: stopped after epoch %d, iter %d%s; saving a checkpoint',
+                          signal.Signals(signum).name, epoch, it,
+                          f' ({inner} batches into epoch {epoch + 1})' if inner else '')
+    for hook in runner.hooks:
+        save = getattr(hook, 'save_on_stop', None)
+        if callable(save):
+            return save(runner)
+    if runner.work_dir is None:
+        runner.logger.warning('no work_dir and no checkpoint hook: nothing saved')
+        return None
+    path = osp.join(runner.work_dir, runner.stop_checkpoint_name())
+    gather_rng_states(runner)
+    if runner.rank == 0:
+        name = osp.basename(path).replace('{', '{{').replace('}', '}}')
+        runner.save_checkpoint(runner.work_dir, filename_tmpl=name)
+    if runner.world_size > 1:
+        import torch.distributed as dist
+        dist.barrier()
+    return path

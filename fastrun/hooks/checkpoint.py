@@ -9,7 +9,7 @@ import torch.distributed as dist
 from ..dist import allreduce_buffers, get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
-from ..runner import gather_rng_states
+from ..state import gather_rng_states
 
 
 def resolve_out_dir(out_dir, work_dir, file_client_args, owner):
@@ -91,7 +91,7 @@ class CheckpointHook(Hook):
                                         type(self).__name__)
         # Read now: a resume from latest.pth must protect the file it pointed to then.
         meta = runner.meta or {}
-        resumed = meta.get('resumed_from') or getattr(runner, '_resumed_from', None)
+        resumed = meta.get('resumed_from') or getattr(getattr(runner, 'run_state', None), 'resumed_from', None)
         self._resumed_from = osp.realpath(resumed) if resumed else None
         self._saved_at = None
         runner.logger.info('Checkpoints will be saved to %s', self.save_dir)

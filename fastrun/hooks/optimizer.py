@@ -17,9 +17,9 @@ class OptimizerHook(Hook):
     def __new__(cls, *args, amp=None, **kwargs):
         # optimizer_config=dict(amp=dict(dtype=...)) switches AMP on with one key: the hook
         # built is the AMP variant, still an OptimizerHook.
+        # The variant is looked up in the registry, not imported: its module builds on this one.
         if amp is not None and cls is OptimizerHook:
-            from .optimizer_variants import AmpOptimizerHook
-            cls = AmpOptimizerHook
+            cls = HOOKS.get('AmpOptimizerHook')
         return super().__new__(cls)
 
     def __init__(self, grad_clip=None, detect_anomalous_params=False, amp=None):

@@ -5,7 +5,7 @@ import os.path as osp
 from ...dist import barrier, master_only
 from ...optional import require
 from ...registry import HOOKS
-from ...runner import gather_rng_states
+from ...state import gather_rng_states
 from .base import LoggerHook
 
 

@@ -1,0 +1,376 @@
+"""The run's state: what a checkpoint holds beyond weights and optimizer, captured and restored here.
+
+A runner keeps one :class:`RunState`. :meth:`RunState.capture` assembles the ``runner_state``
+entry of every checkpoint, whoever saves it (``CheckpointHook``, the signal path, a direct
+``runner.save_checkpoint``): counters and data positions, the RNG states of every rank, the
+values the loggers are averaging, the hook states. :meth:`RunState.restore` puts a checkpoint
+back into the runner and keeps what can only be applied later in the run, each part taken once
+at its moment: weights for buffers hooks create at ``before_run``, the loaders' positions when
+the loop first uses them, the RNG states right before the first resumed iteration, the log
+averages once the loggers have cleared the buffer.
+
+Everything captured is plain types and tensors, so checkpoints load with
+``torch.load(weights_only=True)`` and no allow-list.
+"""
+import os
+import os.path as osp
+import random
+import re
+import shutil
+import sys
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
+                         save_checkpoint, to_plain)
+from .sampler import IterLoader, sampler_of
+
+__all__ = ['RunState', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
+           'load_hook_states', 'log_buffer_state', 'load_log_buffer_state', 'loader_state',
+           'load_loader_state']
+
+
+class RunState:
+    """What a runner carries from one method to another for checkpoints and resumes.
+
+    The counters (``epoch``, ``iter``, ``inner_iter``) stay on the runner, where the dispatch
+    core updates them; this object holds the rest (``runner.run_state``):
+
+    - ``loaders``: the data loaders (IterLoaders, iter-based) whose positions a checkpoint records
+    - ``epoch_pos``: batches of the current train epoch completed (epoch-based runs)
+    - ``epoch_ended``: True while ``after_train_epoch`` runs: the epoch then counts as complete
+    - ``preemption``: the run's :class:`~fastrun.signals.Preemption` while ``run`` runs, else
+      None (a checkpoint saved then holds mmcv's meta counters, there is no loop position)
+    - ``rank_rngs``: every rank's RNG state, gathered for the next checkpoint, or None
+    - ``resumed_from``: the file this run resumed from, or None (rotation never deletes it)
+
+    What :meth:`restore` read and the run applies later, each taken once:
+
+    - ``pending_weights``: weights the model did not have yet (buffers hooks create at ``before_run``)
+    - ``pending_loaders``: the loaders' states, for the loaders when the loop first uses them
+    - ``pending_rng``: the RNG states of every rank, set right before the first resumed iteration
+    - ``pending_log``: the log averages, put back once the loggers have cleared the buffer
+    """
+
+    def __init__(self):
+        self.loaders = []
+        self.epoch_pos = 0
+        self.epoch_ended = False
+        self.preemption = None
+        self.rank_rngs = None
+        self.resumed_from = None
+        self.pending_weights = None
+        self.pending_loaders = None
+        self.pending_rng = None
+        self.pending_log = None
+
+    # ---------------------------------------------------------------- capture
+    def capture(self, runner):
+        """The ``runner_state`` of a checkpoint saved now: what continuing exactly from here needs.
+
+        ``epoch`` / ``iter`` / ``inner_iter``: epochs, iterations and batches of the current
+        epoch completed (during a train iteration, that iteration counts as done); ``rng``: the
+        RNG states, one per rank (:func:`gather_rng_states`); ``loaders``: the sampler seed and
+        epoch of the loaders (and, iter-based, their epoch and batches drawn); ``log_buffer``:
+        the last values the loggers average; ``hooks``: ``state_dict()`` of each hook defining
+        one. Outside ``run`` there is no loop position: the counters are mmcv's meta ones (what
+        ``resume`` of an mmcv checkpoint would set).
+        """
+        if self.preemption is None:
+            counters = runner._checkpoint_counters()
+            epoch, it, inner = counters['epoch'], counters['iter'], 0
+        else:
+            epoch, it, inner = runner._position()
+        rngs, self.rank_rngs = self.rank_rngs, None
+        loaders = []
+        for loader in self.loaders:
+            if isinstance(loader, IterLoader):
+                loaders.append(dict(loader_state(loader.dataloader), epoch=loader.epoch,
+                                    consumed=loader.consumed))
+            else:
+                loaders.append(loader_state(loader))
+        # Plain types only (a hook's NumPy number becomes a float, an object is an error here),
+        # so the file loads with torch.load(weights_only=True).
+        return to_plain(dict(epoch=epoch, iter=it, inner_iter=inner,
+                             rng=rngs if rngs is not None else [rng_state()],
+                             loaders=loaders,
+                             log_buffer=log_buffer_state(runner.log_buffer, _log_window(runner.hooks)),
+                             hooks=hook_states(runner.hooks)))
+
+    def save(self, runner, out_dir, filename_tmpl, save_optimizer=True, meta=None,
+             create_symlink=True):
+        """Write the checkpoint of this point to ``out_dir/filename_tmpl``; its path.
+
+        It holds the model, the optimizer (``save_optimizer``), ``runner.meta`` updated with
+        ``meta`` and mmcv's counters, and :meth:`capture` as ``runner_state``. The file is
+        written atomically (a temporary file, fsync, rename) with a checksum; then
+        ``latest.pth`` is pointed at it (a symlink, or a copy where there are none), also by an
+        atomic rename. A model holding NaN/inf is not saved (FloatingPointError); a failed
+        write raises :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier
+        files and ``latest.pth`` as they were.
+        """
+        if meta is None:
+            meta = {}
+        elif not isinstance(meta, dict):
+            raise TypeError(f'meta should be a dict or None, but got {type(meta).__name__}')
+        if runner.meta is not None:
+            meta = dict(runner.meta, **meta)
+        meta.update(runner._checkpoint_counters())
+        filename = filename_tmpl.format(runner._checkpoint_index())
+        filepath = osp.join(out_dir, filename)
+        save_checkpoint(runner.model, filepath, optimizer=runner.optimizer if save_optimizer else None,
+                        meta=meta, extra={'runner_state': self.capture(runner)})
+        if create_symlink:
+            _point_latest(out_dir, filename, filepath)
+        return filepath
+
+    # ---------------------------------------------------------------- restore
+    def restore(self, runner, checkpoint, filename, resume_optimizer=True):
+        """Put ``checkpoint`` (read from ``filename``) back into ``runner``; the rest waits here.
+
+        Now: the weights the model has, the counters, ``meta``, the optimizer state and the
+        hook states (``load_state_dict`` of each hook registered now). Later (see the class):
+        the other weights, the loaders' positions, the RNG states and the log averages. An mmcv
+        1.x checkpoint (no ``runner_state``) restores weights, optimizer and its ``epoch`` /
+        ``iter`` meta.
+        """
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
+            raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
+                                  f'load_from for bare weights')
+        state_dict = checkpoint['state_dict']
+        revised = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
+        revised._metadata = getattr(state_dict, '_metadata', OrderedDict())
+        report = load_state_dict(runner.model, revised, logger=runner.logger, quiet=True)
+        self.pending_weights = OrderedDict((k, revised[k]) for k in report['unexpected']) or None
+        if report['missing'] or report['mismatched']:
+            runner.logger.warning('resume from %s: %s', filename, _mismatch(report))
+        meta = checkpoint.get('meta', {})
+        state = checkpoint.get('runner_state')
+        if isinstance(state, dict):
+            runner._epoch, runner._iter = state['epoch'], state['iter']
+            self.epoch_pos = state.get('inner_iter', 0)
+            self.pending_loaders = state.get('loaders') or None
+            self.pending_rng = state.get('rng') or None
+            self.pending_log = state.get('log_buffer') or None
+        else:  # mmcv 1.x, or an older fastrun file: counters from the meta
+            runner._epoch, runner._iter = meta.get('epoch', 0), meta.get('iter', 0)
+            self.epoch_pos = 0
+            self.pending_loaders = self.pending_rng = self.pending_log = None
+        runner._restore_counters(meta)
+        # As mmcv: the run continues with the checkpoint's meta (hook_msgs, fp16 scaler state...),
+        # but what describes this run (its config, name, seed) stays this run's.
+        current = runner.meta or {}
+        runner.meta = dict(meta)
+        runner.meta.update({k: current[k] for k in ('config', 'exp_name', 'seed', 'world_size')
+                            if k in current})
+        runner.meta.setdefault('hook_msgs', {})
+        self.resumed_from = filename if isinstance(filename, str) else None
+        if 'optimizer' in checkpoint and resume_optimizer:
+            _load_optimizer(runner.optimizer, checkpoint['optimizer'], filename)
+        if isinstance(state, dict) and state.get('hooks'):
+            load_hook_states(runner.hooks, state['hooks'], runner.logger)
+        runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
+                           f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
+                           if self.epoch_pos else '', filename)
+
+    def apply_weights(self, runner):
+        """Load the weights the model lacked at :meth:`restore` (call it after ``before_run``)."""
+        pending, self.pending_weights = self.pending_weights, None
+        if pending:
+            report = load_state_dict(runner.model, pending, logger=runner.logger, quiet=True)
+            if report['unexpected'] or report['mismatched']:
+                runner.logger.warning('resume: %s', _mismatch(report))
+
+    def take_loaders(self):
+        """The loaders' saved states (a list, one per loader) or None; handed out once."""
+        pending, self.pending_loaders = self.pending_loaders, None
+        return pending
+
+    def apply_rng(self, runner):
+        """Set this rank's RNGs as the checkpoint had them (right before the first resumed iteration)."""
+        rngs, self.pending_rng = self.pending_rng, None
+        if rngs:
+            if len(rngs) != runner.world_size:
+                runner.logger.warning('resume: the checkpoint holds the RNG states of %d processes, '
+                                      'this run has %d; random draws will differ from the run it '
+                                      'continues', len(rngs), runner.world_size)
+            set_rng_state(rngs[runner.rank] if runner.rank < len(rngs) else rngs[0])
+
+    def apply_log(self, runner, restore=True):
+        """Put the saved log averages into ``runner.log_buffer`` (or drop them: ``restore=False``).
+
+        Call it once the loggers have cleared the buffer (after ``before_train_epoch``).
+        """
+        pending, self.pending_log = self.pending_log, None
+        if pending and restore:
+            load_log_buffer_state(runner.log_buffer, pending)
+
+
+def gather_rng_states(runner):
+    """Collect every rank's RNG state for the next checkpoint (a collective when distributed).
+
+    Call it on every rank before rank 0 saves: the checkpoint then stores one state per rank,
+    and each rank of a resumed run restores its own.
+    """
+    if runner.world_size > 1:
+        import torch.distributed as dist
+        states = [None] * runner.world_size
+        dist.all_gather_object(states, rng_state())
+        runner.run_state.rank_rngs = states
+
+
+def _point_latest(out_dir, filename, filepath):
+    # latest.pth -> filename, replaced by a rename: it never points at a half-written file.
+    dst = osp.join(out_dir, 'latest.pth')
+    tmp = dst + '.tmp-link'
+    try:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+        try:
+            os.symlink(filename, tmp)
+        except OSError:  # no symlinks here: a copy, still atomic through the rename
+            shutil.copy(filepath, tmp)
+        os.replace(tmp, dst)
+    except OSError as e:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+        raise CheckpointWriteError(e.errno, f'{filepath} was saved, but {dst} could not '
+                                            f'be pointed at it ({e}); it still points to the '
+                                            f'previous checkpoint') from e
+
+
+def _log_window(hooks):
+    # How many logged values the loggers' next averages need: the longest integer interval of
+    # the logger hooks. Their class is looked up, not imported: this layer sits below the hooks,
+    # and no logger hook can exist before its module is loaded.
+    base = sys.modules.get('fastrun.hooks.logger.base')
+    logger_hook = getattr(base, 'LoggerHook', None)
+    if logger_hook is None:
+        return 0
+    return max((h.interval for h in hooks if isinstance(h, logger_hook)
+                and isinstance(h.interval, int)), default=0)
+
+
+def _mismatch(report):
+    return mismatch_message(report).replace('The model and loaded state dict do not match exactly\n', '')
+
+
+def _load_optimizer(optimizer, state, filename):
+    try:
+        if isinstance(optimizer, torch.optim.Optimizer):
+            optimizer.load_state_dict(state)
+        elif isinstance(optimizer, dict):
+            for k in optimizer:
+                optimizer[k].load_state_dict(state[k])
+        else:
+            raise TypeError('Optimizer should be dict or torch.optim.Optimizer '
+                            f'but got {type(optimizer).__name__}')
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f'{filename}: its optimizer state does not fit this run\'s '
+                              f'optimizer ({type(e).__name__}: {e}); was it saved by another '
+                              f'model or optimizer configuration?') from e
+
+
+# ---------------------------------------------------------------- the parts, as plain types
+def rng_state():
+    """The states of Python's, NumPy's, torch's CPU and (when initialised) CUDA RNGs."""
+    version, internal, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    state = {
+        'python': {'version': version, 'state': torch.tensor(internal, dtype=torch.int64),
+                   'gauss': gauss},
+        'numpy': {'name': str(name), 'keys': torch.from_numpy(keys.astype(np.int64)),
+                  'pos': int(pos), 'has_gauss': int(has_gauss), 'cached_gaussian': float(cached)},
+        'torch': torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    """Restore :func:`rng_state` (the CUDA states when there are as many devices)."""
+    py = state['python']
+    random.setstate((py['version'], tuple(int(x) for x in py['state'].tolist()), py['gauss']))
+    npy = state['numpy']
+    np.random.set_state((npy['name'], npy['keys'].numpy().astype(np.uint32), npy['pos'],
+                         npy['has_gauss'], npy['cached_gaussian']))
+    torch.set_rng_state(state['torch'])
+    cuda = state.get('cuda')
+    if cuda and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _keyed(hooks):
+    # Class name, '#2', '#3'... for the next hooks of the same class, in call order.
+    seen = {}
+    for hook in hooks:
+        name = type(hook).__name__
+        seen[name] = seen.get(name, 0) + 1
+        yield (name if seen[name] == 1 else f'{name}#{seen[name]}'), hook
+
+
+def hook_states(hooks):
+    """``{key: hook.state_dict()}`` for the hooks that define ``state_dict``."""
+    return {key: hook.state_dict() for key, hook in _keyed(hooks)
+            if callable(getattr(hook, 'state_dict', None))}
+
+
+def load_hook_states(hooks, states, logger):
+    """Call ``load_state_dict`` of each hook with its entry of ``states``; warn for the rest."""
+    done = set()
+    for key, hook in _keyed(hooks):
+        if key in states and callable(getattr(hook, 'load_state_dict', None)):
+            hook.load_state_dict(states[key])
+            done.add(key)
+    left = sorted(set(states) - done)
+    if left:
+        logger.warning('resume: no registered hook takes the saved state of %s', ', '.join(left))
+
+
+def log_buffer_state(buffer, n):
+    """The last ``n`` logged values of each key (what the next averages of a logger need).
+
+    ``materialize`` turns pending tensors into floats: a host sync, once per checkpoint.
+    """
+    if n <= 0:
+        return {}
+    buffer.materialize()
+    state = {}
+    for key, hist in buffer.val_history.items():
+        values = hist[-n:]
+        if all(isinstance(v, (int, float)) for v in values):  # numbers only: what loggers average
+            state[key] = {'values': [float(v) for v in values],
+                          'counts': [float(c) for c in buffer.n_history[key][-n:]]}
+    return state
+
+
+def load_log_buffer_state(buffer, state):
+    """Put the values of :func:`log_buffer_state` back into an empty ``buffer``."""
+    for key, entry in state.items():
+        for value, count in zip(entry['values'], entry['counts']):
+            buffer.update({key: value}, count)
+
+
+def loader_state(loader):
+    """The sampler state (seed, epoch) and RNG of a data loader: what fixes its order."""
+    state = {}
+    sampler = sampler_of(loader)
+    if callable(getattr(sampler, 'state_dict', None)):
+        state['sampler'] = sampler.state_dict()
+    generator = getattr(loader, 'generator', None)
+    if isinstance(generator, torch.Generator):
+        state['generator'] = generator.get_state()
+    return state
+
+
+def load_loader_state(loader, state):
+    """Restore :func:`loader_state` into ``loader`` (entries it cannot take are ignored)."""
+    sampler = sampler_of(loader)
+    if 'sampler' in state and callable(getattr(sampler, 'load_state_dict', None)):
+        sampler.load_state_dict(state['sampler'])
+    generator = getattr(loader, 'generator', None)
+    if 'generator' in state and isinstance(generator, torch.Generator):
+        generator.set_state(state['generator'])
