@@ -1,7 +1,9 @@
-"""The Runner: state, counters, hook registration and the workflow loop (mmcv 1.x semantics).
+"""The Runner: counters, hook registration and dispatch, the workflow loop (mmcv 1.x semantics).
 
-Building from config files, checkpoint I/O, logging and distributed set-up live in their own
-modules; the per-iteration loop and the hook dispatch live in the core (``fastrun._core``).
+Beside it: the run's state and checkpoints (``fastrun.state``), preemption (``fastrun.signals``),
+hooks from runtime configs (``fastrun.runtime_hooks``); building from config files, logging and
+distributed set-up have their own modules; the per-iteration loop and the hook dispatch run in
+the core (``fastrun._core``).
 """
 import logging
 import os
@@ -13,13 +15,13 @@ import torch
 
 from . import _core
 from .checkpoint import load_checkpoint as _load_checkpoint
-from .checkpoint import read_checkpoint
 from .dist import get_dist_info
-from .hook import DISPATCH_NAMES, STAGES, Hook, stage_method
+from .hook import DISPATCH_NAMES, Hook, stage_method
 from .log import get_logger
 from .log_buffer import LogBuffer
-from .priority import Priority, get_priority
-from .registry import HOOKS, RUNNERS, build_from_cfg
+from .priority import get_priority
+from .registry import RUNNERS, build_from_cfg
+from .runtime_hooks import RuntimeHooksMixin
 from .sampler import IterLoader, ResumableSampler, sampler_of, start_after
 from .signals import Preemption
 from .state import RunState, load_loader_state
@@ -50,7 +52,7 @@ class _HookList(list):
     del _name, _changed
 
 
-class Runner:
+class Runner(RuntimeHooksMixin):
     """Trains ``model`` through hooks; epoch-based with ``max_epochs``, iter-based with ``max_iters``.
 
     State (read-only properties unless noted):
@@ -237,12 +239,6 @@ class Runner:
             pos -= 1
         self._hooks.insert(pos, hook)
 
-    def register_hook_from_cfg(self, hook_cfg):
-        """Build a hook from ``dict(type=..., priority=..., **kwargs)`` and register it."""
-        hook_cfg = dict(hook_cfg)
-        priority = hook_cfg.pop('priority', 'NORMAL')
-        self.register_hook(build_from_cfg(hook_cfg, HOOKS), priority=priority)
-
     def call_hook(self, fn_name):
         """Call stage ``fn_name`` of every hook that implements it, in priority order."""
         i = _IDX.get(fn_name)
@@ -251,92 +247,6 @@ class Runner:
         else:  # a name outside the stage vocabulary: mmcv calls it on every hook
             for hook in self._hooks:
                 getattr(hook, fn_name)(self)
-
-    def get_hook_info(self):
-        """The hooks of each stage, in call order with their priorities (printed before a run)."""
-        infos = []
-        for stage in STAGES:
-            hooks = [h for h in self._hooks if stage_method(h, stage) is not None]
-            if hooks:
-                lines = []
-                for h in hooks:
-                    try:
-                        pri = Priority(h.priority).name
-                    except ValueError:
-                        pri = h.priority
-                    lines.append(f'({pri:<12}) {type(h).__name__:<35}')
-                infos.append(f'{stage}:\n' + '\n'.join(lines) + '\n -------------------- ')
-        return '\n'.join(infos)
-
-    def _register(self, config, default_type, priority, default_args=None):
-        if config is None:
-            return
-        if isinstance(config, dict):
-            cfg = dict(config)
-            cfg.setdefault('type', default_type)
-            hook = build_from_cfg(cfg, HOOKS, default_args)
-        else:
-            hook = config
-        self.register_hook(hook, priority=priority)
-
-    @staticmethod
-    def _policy_type(config, suffix):
-        # 'step' -> 'StepLrUpdaterHook'; names with capitals ('CosineAnnealing') are kept.
-        if not isinstance(config, dict):
-            return config
-        if 'policy' not in config:
-            raise KeyError(f'{suffix} config needs a "policy" key, got {config}')
-        cfg = dict(config)
-        policy = cfg.pop('policy')
-        if policy == policy.lower():
-            policy = policy.title()
-        cfg['type'] = policy + suffix
-        return cfg
-
-    def register_lr_hook(self, lr_config):
-        self._register(self._policy_type(lr_config, 'LrUpdaterHook'), None, 'VERY_HIGH')
-
-    def register_momentum_hook(self, momentum_config):
-        self._register(self._policy_type(momentum_config, 'MomentumUpdaterHook'), None, 'HIGH')
-
-    def register_optimizer_hook(self, optimizer_config):
-        self._register(optimizer_config, 'OptimizerHook', 'ABOVE_NORMAL')
-
-    def register_checkpoint_hook(self, checkpoint_config):
-        self._register(checkpoint_config, 'CheckpointHook', 'NORMAL')
-
-    def register_timer_hook(self, timer_config):
-        self._register(timer_config, 'IterTimerHook', 'LOW')
-
-    def register_profiler_hook(self, profiler_config):
-        self._register(profiler_config, 'ProfilerHook', 'NORMAL')
-
-    def register_logger_hooks(self, log_config):
-        if log_config is None:
-            return
-        for info in log_config['hooks']:
-            self._register(info, None, 'VERY_LOW', default_args=dict(interval=log_config['interval']))
-
-    def register_custom_hooks(self, custom_config):
-        if custom_config is None:
-            return
-        for item in custom_config if isinstance(custom_config, (list, tuple)) else [custom_config]:
-            if isinstance(item, dict):
-                self.register_hook_from_cfg(item)
-            else:
-                self.register_hook(item, priority='NORMAL')
-
-    def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
-                                log_config=None, momentum_config=None,
-                                timer_config=dict(type='IterTimerHook'), custom_hooks_config=None):
-        """Register the default runtime hooks at the spec's priorities, then the custom hooks."""
-        self.register_lr_hook(lr_config)
-        self.register_momentum_hook(momentum_config)
-        self.register_optimizer_hook(optimizer_config)
-        self.register_checkpoint_hook(checkpoint_config)
-        self.register_timer_hook(timer_config)
-        self.register_logger_hooks(log_config)
-        self.register_custom_hooks(custom_hooks_config)
 
     # ---------------------------------------------------------------- the step
     def run_iter(self, data_batch, train_mode, **kwargs):
@@ -398,11 +308,7 @@ class Runner:
     # ---------------------------------------------------------------- checkpoints
     def save_checkpoint(self, out_dir, filename_tmpl='epoch_{}.pth', save_optimizer=True,
                         meta=None, create_symlink=True):
-        """Save model, optimizer, meta and the run state to ``out_dir/filename_tmpl``; its path.
-
-        Written atomically with a checksum, then ``latest.pth`` points at it (see
-        :meth:`fastrun.state.RunState.save`).
-        """
+        """Write a checkpoint of this point, then point ``latest.pth`` at it (:meth:`.RunState.save`)."""
         return self._state.save(self, out_dir, filename_tmpl, save_optimizer, meta, create_symlink)
 
     def runner_state(self):
@@ -411,9 +317,8 @@ class Runner:
 
     def _position(self):
         """(epochs, iterations, batches of the current epoch) completed at this point."""
-        # hasattr, not a look into __dict__: on CPython 3.11+ reading an instance's __dict__
-        # makes every later attribute access on it slower. The core sets data_batch for the
-        # duration of an iteration and deletes it after; the class defines none.
+        # hasattr, never self.__dict__ (reading it slows later attribute access on CPython
+        # 3.11+): the core sets data_batch for an iteration and deletes it after.
         in_iter = self.mode == 'train' and hasattr(self, 'data_batch')
         return self._epoch, self._iter + in_iter, 0
 
@@ -428,24 +333,13 @@ class Runner:
                                 revise_keys=revise_keys, weights_only=weights_only)
 
     def resume(self, checkpoint, resume_optimizer=True, map_location='default', weights_only=True):
-        """Restore weights, optimizer state, counters, ``meta`` and the run state from ``checkpoint``.
+        """Continue from the file ``checkpoint`` exactly where it was saved; the checkpoint dict.
 
-        With a fastrun checkpoint the run continues exactly where it was saved (mid-epoch
-        too): data order, RNG states, log averages and hook states (``load_state_dict`` of
-        each hook registered now). Weights the model does not have yet (buffers a hook
-        creates at ``before_run``, such as EMA's) are loaded once ``before_run`` has run. An
-        mmcv 1.x checkpoint restores weights, optimizer and its ``epoch``/``iter`` meta.
+        Weights, optimizer, counters, ``meta``, data order, RNG states, log averages and hook
+        states: see :meth:`fastrun.state.RunState.restore`. An mmcv 1.x checkpoint restores
+        weights, optimizer and its ``epoch``/``iter`` meta.
         """
-        if map_location == 'default':
-            if torch.cuda.is_available():
-                device = torch.cuda.current_device()
-                map_location = lambda storage, loc: storage.cuda(device)  # noqa: E731
-            else:
-                map_location = 'cpu'
-        filename = checkpoint
-        checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
-        self._state.restore(self, checkpoint, filename, resume_optimizer)
-        return checkpoint
+        return self._state.restore(self, checkpoint, resume_optimizer, map_location, weights_only)
 
     def _restore_counters(self, meta):
         pass
@@ -607,6 +501,8 @@ class EpochBasedRunner(Runner):
 class IterBasedRunner(Runner):
     """Runs workflows of iterations: ``[('train', 1000), ('val', 100)]`` until ``max_iters``."""
 
+    runtime_hooks_by_epoch = False  # mmcv's iter-based rule for the default runtime hooks
+
     def run(self, data_loaders, workflow, max_iters=None, **kwargs):
         """Run ``workflow`` (a list of ``(phase, iters)``) over ``data_loaders`` (one per entry).
 
@@ -689,17 +585,9 @@ class IterBasedRunner(Runner):
     def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
                                 log_config=None, momentum_config=None, custom_hooks_config=None,
                                 timer_config=dict(type='IterTimerHook')):
-        """As the epoch-based version, with ``by_epoch=False`` defaults (mmcv's iter-based rule)."""
-        def iterwise(cfg):
-            if isinstance(cfg, dict):
-                cfg = dict(cfg)
-                cfg.setdefault('by_epoch', False)
-            return cfg
-        if log_config is not None:
-            log_config = dict(log_config, hooks=[iterwise(h) for h in log_config['hooks']])
-        super().register_training_hooks(
-            iterwise(lr_config), optimizer_config, iterwise(checkpoint_config), log_config,
-            iterwise(momentum_config), timer_config, custom_hooks_config)
+        """As the epoch-based version (in mmcv's argument order), with ``by_epoch=False`` defaults."""
+        super().register_training_hooks(lr_config, optimizer_config, checkpoint_config, log_config,
+                                        momentum_config, timer_config, custom_hooks_config)
 
 
 def build_runner(cfg, default_args=None):

@@ -1,13 +1,13 @@
-"""The run's state: what a checkpoint holds beyond weights and optimizer, captured and restored here.
+"""The run's state: what a checkpoint holds, captured, written and restored here only.
 
-A runner keeps one :class:`RunState`. :meth:`RunState.capture` assembles the ``runner_state``
-entry of every checkpoint, whoever saves it (``CheckpointHook``, the signal path, a direct
-``runner.save_checkpoint``): counters and data positions, the RNG states of every rank, the
-values the loggers are averaging, the hook states. :meth:`RunState.restore` puts a checkpoint
-back into the runner and keeps what can only be applied later in the run, each part taken once
-at its moment: weights for buffers hooks create at ``before_run``, the loaders' positions when
-the loop first uses them, the RNG states right before the first resumed iteration, the log
-averages once the loggers have cleared the buffer.
+A runner keeps one :class:`RunState`. :meth:`RunState.save` writes every checkpoint, whoever
+saves it (``CheckpointHook``, the signal path, a direct ``runner.save_checkpoint``): weights,
+optimizer, meta, and :meth:`RunState.capture` as ``runner_state``: counters and data positions,
+the RNG states of every rank, the values the loggers are averaging, the hook states.
+:meth:`RunState.restore` reads a checkpoint back into the runner and keeps what can only be
+applied later in the run, each part taken once at its moment: weights for buffers hooks create
+at ``before_run``, the loaders' positions when the loop first uses them, the RNG states right
+before the first resumed iteration, the log averages once the loggers have cleared the buffer.
 
 Everything captured is plain types and tensors, so checkpoints load with
 ``torch.load(weights_only=True)`` and no allow-list.
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
-                         save_checkpoint, to_plain)
+                         read_checkpoint, save_checkpoint, to_plain)
 from .sampler import IterLoader, sampler_of
 
 __all__ = ['RunState', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
@@ -127,15 +127,26 @@ class RunState:
         return filepath
 
     # ---------------------------------------------------------------- restore
-    def restore(self, runner, checkpoint, filename, resume_optimizer=True):
-        """Put ``checkpoint`` (read from ``filename``) back into ``runner``; the rest waits here.
+    def restore(self, runner, filename, resume_optimizer=True, map_location='default',
+                weights_only=True):
+        """Read the checkpoint ``filename`` back into ``runner``; the rest waits here. Returns it.
 
-        Now: the weights the model has, the counters, ``meta``, the optimizer state and the
-        hook states (``load_state_dict`` of each hook registered now). Later (see the class):
-        the other weights, the loaders' positions, the RNG states and the log averages. An mmcv
-        1.x checkpoint (no ``runner_state``) restores weights, optimizer and its ``epoch`` /
-        ``iter`` meta.
+        Now: the weights the model has, the counters, ``meta`` (the checkpoint's, keeping this
+        run's config, name and seed), the optimizer state (``resume_optimizer``) and the hook
+        states (``load_state_dict`` of each hook registered now). Later (see the class): the
+        weights the model lacks until ``before_run`` (such as EMA's buffers), the loaders'
+        positions, the RNG states and the log averages, so the run continues exactly, mid-epoch
+        too. An mmcv 1.x checkpoint (no ``runner_state``) restores weights, optimizer and its
+        ``epoch`` / ``iter`` meta. ``map_location='default'``: the current CUDA device, else the
+        CPU; ``weights_only=False`` unpickles any object: only for files you trust.
         """
+        if map_location == 'default':
+            if torch.cuda.is_available():
+                device = torch.cuda.current_device()
+                map_location = lambda storage, loc: storage.cuda(device)  # noqa: E731
+            else:
+                map_location = 'cpu'
+        checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
             raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
                                   f'load_from for bare weights')
@@ -174,6 +185,7 @@ class RunState:
         runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
                            f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
                            if self.epoch_pos else '', filename)
+        return checkpoint
 
     def apply_weights(self, runner):
         """Load the weights the model lacked at :meth:`restore` (call it after ``before_run``)."""

@@ -1,0 +1,134 @@
+"""Hooks from mmcv's runtime configs: ``register_training_hooks`` and the ``register_*_hook`` family.
+
+:class:`RuntimeHooksMixin` gives the Runner mmcv 1.x's way of registering hooks from config
+dicts (``lr_config``, ``optimizer_config``, ``log_config``, ``custom_hooks``...), each built
+from the ``HOOKS`` registry and registered at the spec's priority through the runner's
+``register_hook``, and the report of the resulting hook order. The priority rule and the
+dispatch stay in the runner.
+"""
+from .hook import STAGES, stage_method
+from .priority import Priority
+from .registry import HOOKS, build_from_cfg
+
+
+class RuntimeHooksMixin:
+    """mmcv's config-driven hook registration, for a class with ``register_hook`` and ``hooks``.
+
+    ``runtime_hooks_by_epoch``: False makes ``register_training_hooks`` default the lr,
+    momentum, checkpoint and logger hooks to ``by_epoch=False`` (mmcv's iter-based rule).
+    """
+
+    runtime_hooks_by_epoch = True
+
+    def register_hook_from_cfg(self, hook_cfg):
+        """Build a hook from ``dict(type=..., priority=..., **kwargs)`` and register it."""
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop('priority', 'NORMAL')
+        self.register_hook(build_from_cfg(hook_cfg, HOOKS), priority=priority)
+
+    def get_hook_info(self):
+        """The hooks of each stage, in call order with their priorities (printed before a run)."""
+        infos = []
+        for stage in STAGES:
+            hooks = [h for h in self.hooks if stage_method(h, stage) is not None]
+            if hooks:
+                lines = []
+                for h in hooks:
+                    try:
+                        pri = Priority(h.priority).name
+                    except ValueError:
+                        pri = h.priority
+                    lines.append(f'({pri:<12}) {type(h).__name__:<35}')
+                infos.append(f'{stage}:\n' + '\n'.join(lines) + '\n -------------------- ')
+        return '\n'.join(infos)
+
+    def _register(self, config, default_type, priority, default_args=None):
+        if config is None:
+            return
+        if isinstance(config, dict):
+            cfg = dict(config)
+            cfg.setdefault('type', default_type)
+            hook = build_from_cfg(cfg, HOOKS, default_args)
+        else:
+            hook = config
+        self.register_hook(hook, priority=priority)
+
+    @staticmethod
+    def _policy_type(config, suffix):
+        # 'step' -> 'StepLrUpdaterHook'; names with capitals ('CosineAnnealing') are kept.
+        if not isinstance(config, dict):
+            return config
+        if 'policy' not in config:
+            raise KeyError(f'{suffix} config needs a "policy" key, got {config}')
+        cfg = dict(config)
+        policy = cfg.pop('policy')
+        if policy == policy.lower():
+            policy = policy.title()
+        cfg['type'] = policy + suffix
+        return cfg
+
+    def register_lr_hook(self, lr_config):
+        """``lr_config=dict(policy='step', ...)`` -> ``StepLrUpdaterHook`` at VERY_HIGH."""
+        self._register(self._policy_type(lr_config, 'LrUpdaterHook'), None, 'VERY_HIGH')
+
+    def register_momentum_hook(self, momentum_config):
+        """``momentum_config=dict(policy=...)`` -> ``<Policy>MomentumUpdaterHook`` at HIGH."""
+        self._register(self._policy_type(momentum_config, 'MomentumUpdaterHook'), None, 'HIGH')
+
+    def register_optimizer_hook(self, optimizer_config):
+        """``optimizer_config`` -> ``OptimizerHook`` (or its ``type``) at ABOVE_NORMAL."""
+        self._register(optimizer_config, 'OptimizerHook', 'ABOVE_NORMAL')
+
+    def register_checkpoint_hook(self, checkpoint_config):
+        """``checkpoint_config`` -> ``CheckpointHook`` at NORMAL."""
+        self._register(checkpoint_config, 'CheckpointHook', 'NORMAL')
+
+    def register_timer_hook(self, timer_config):
+        """``timer_config`` -> ``IterTimerHook`` at LOW."""
+        self._register(timer_config, 'IterTimerHook', 'LOW')
+
+    def register_profiler_hook(self, profiler_config):
+        """``profiler_config`` -> ``ProfilerHook`` at NORMAL."""
+        self._register(profiler_config, 'ProfilerHook', 'NORMAL')
+
+    def register_logger_hooks(self, log_config):
+        """Each of ``log_config['hooks']`` at VERY_LOW, with ``log_config['interval']``."""
+        if log_config is None:
+            return
+        for info in log_config['hooks']:
+            self._register(info, None, 'VERY_LOW', default_args=dict(interval=log_config['interval']))
+
+    def register_custom_hooks(self, custom_config):
+        """``custom_hooks``: hook configs (priority NORMAL unless given) or Hook objects."""
+        if custom_config is None:
+            return
+        for item in custom_config if isinstance(custom_config, (list, tuple)) else [custom_config]:
+            if isinstance(item, dict):
+                self.register_hook_from_cfg(item)
+            else:
+                self.register_hook(item, priority='NORMAL')
+
+    def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
+                                log_config=None, momentum_config=None,
+                                timer_config=dict(type='IterTimerHook'), custom_hooks_config=None):
+        """Register the default runtime hooks at the spec's priorities, then the custom hooks."""
+        if not self.runtime_hooks_by_epoch:
+            lr_config, checkpoint_config, momentum_config = (
+                _iterwise(lr_config), _iterwise(checkpoint_config), _iterwise(momentum_config))
+            if log_config is not None:
+                log_config = dict(log_config, hooks=[_iterwise(h) for h in log_config['hooks']])
+        self.register_lr_hook(lr_config)
+        self.register_momentum_hook(momentum_config)
+        self.register_optimizer_hook(optimizer_config)
+        self.register_checkpoint_hook(checkpoint_config)
+        self.register_timer_hook(timer_config)
+        self.register_logger_hooks(log_config)
+        self.register_custom_hooks(custom_hooks_config)
+
+
+def _iterwise(cfg):
+    # A config dict defaulting to by_epoch=False; hooks given as objects are kept.
+    if isinstance(cfg, dict):
+        cfg = dict(cfg)
+        cfg.setdefault('by_epoch', False)
+    return cfg
