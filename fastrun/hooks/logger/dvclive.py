@@ -147,7 +147,9 @@ class DvcliveLoggerHook(LoggerHook):
         """End the ``Live`` this hook created (writing its summary), once; a given one is left open."""
         if self._own_live and self.dvclive is not None and not self._live_ended:
             self._live_ended = True
-            self.dvclive.end()
+            end = getattr(self.dvclive, 'end', None)  # dvclive 0.x wrote its summary at each step
+            if end is not None:
+                end()
 
     def after_run(self, runner):
         if runner.rank == 0:
