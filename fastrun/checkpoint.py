@@ -54,11 +54,12 @@ def to_plain(obj, where='checkpoint'):
 
     Numbers, strings, bytes, None, tensors, lists, tuples and dicts are kept (dict and
     str/int/float subclasses become the plain type, an OrderedDict stays one, a named tuple
-    becomes the dict of its fields). Values with a faithful plain form take it: a ``range``, ``set`` or ``frozenset`` becomes a list (a set
-    sorted where its items can be), a path (``os.PathLike``) its string, a NumPy scalar the
-    Python number, a NumPy array the nested list of its items, a torch dtype or device its
-    name. Any other object is refused with a TypeError naming where it is (``where`` is the
-    name of ``obj``, e.g. ``meta``): a checkpoint never holds objects to unpickle.
+    becomes the dict of its fields). Values with a faithful plain form take it: a ``range``,
+    ``set`` or ``frozenset`` becomes a list (a set sorted where its items can be), a path
+    (``os.PathLike``) its string, a NumPy scalar the Python number, a NumPy array the nested
+    list of its items, a torch dtype or device its name. Any other object is refused with a
+    TypeError naming where it is (``where`` is the name of ``obj``, e.g. ``meta``): a
+    checkpoint never holds objects to unpickle.
     """
     if isinstance(obj, dict):
         plain = OrderedDict() if isinstance(obj, OrderedDict) else {}

@@ -455,12 +455,12 @@ class Runner:
             phase, n = flow
             if phase not in self.phases:
                 raise ArgumentError(f'unknown workflow phase {phase!r} in {workflow!r}; '
-                                 f'allowed phases: {", ".join(self.phases)}')
+                                    f'allowed phases: {", ".join(self.phases)}')
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
                 raise ArgumentError(f'workflow entry {flow!r}: n must be a positive int')
         if not isinstance(data_loaders, (list, tuple)) or len(data_loaders) != len(workflow):
             raise ArgumentError(f'data_loaders ({len(data_loaders) if isinstance(data_loaders, (list, tuple)) else data_loaders!r}) '
-                             f'and workflow ({len(workflow)} entries) must have the same length')
+                                f'and workflow ({len(workflow)} entries) must have the same length')
 
     def _log_start(self, workflow, unit, total):
         self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), self.work_dir)

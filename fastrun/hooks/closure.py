@@ -15,7 +15,7 @@ class ClosureHook(Hook):
     def __init__(self, fn_name, fn):
         if fn_name not in DISPATCH_NAMES:
             raise ArgumentError(f'ClosureHook: fn_name must be one of {", ".join(DISPATCH_NAMES)}; '
-                             f'got {fn_name!r}')
+                                f'got {fn_name!r}')
         if not callable(fn):
             raise ArgumentTypeError(f'ClosureHook: fn must be callable, got {type(fn).__name__}')
         setattr(self, fn_name, fn)

@@ -76,7 +76,7 @@ def _check_warmup(warmup, warmup_iters, warmup_ratio, iters_type):
                          '"constant", "linear" and "exp"')
     if not iters_type(warmup_iters):
         raise ArgumentTypeError(f'warmup_iters must be {"an int" if iters_type is _is_int else "a number"}, '
-                        f'got {type(warmup_iters).__name__} {warmup_iters!r}')
+                                f'got {type(warmup_iters).__name__} {warmup_iters!r}')
     if warmup is not None:
         if warmup_iters <= 0:
             raise ArgumentError(f'warmup_iters must be positive when warmup={warmup!r}, got {warmup_iters}')
@@ -96,7 +96,7 @@ def _warmup_factor(warmup, ratio, cur_iters, warmup_iters):
 def _check_min(value, ratio, name):
     if (value is None) == (ratio is None):
         raise ArgumentError(f'exactly one of {name} and {name}_ratio must be given, '
-                         f'got {name}={value!r}, {name}_ratio={ratio!r}')
+                            f'got {name}={value!r}, {name}_ratio={ratio!r}')
     for arg, v in ((name, value), (f'{name}_ratio', ratio)):
         if v is not None and not _is_number(v):
             raise TypeError(f'{arg} must be a number, got {type(v).__name__}')
@@ -467,7 +467,7 @@ class CosineRestartLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
             raise ValueError(f'periods must be a non-empty list of positive numbers, got {periods!r}')
         if not isinstance(restart_weights, (list, tuple)) or len(restart_weights) != len(periods):
             raise ArgumentError('periods and restart_weights should have the same length, '
-                             f'got {len(periods)} periods and restart_weights={restart_weights!r}')
+                                f'got {len(periods)} periods and restart_weights={restart_weights!r}')
         self.periods = list(periods)
         self.restart_weights = list(restart_weights)
         self.min_lr = min_lr
