@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
-from .runner import build_runner
+from .runner import EpochBasedRunner, IterBasedRunner, build_runner
 from .step import DeviceLoader
 
 logger = logging.getLogger('fastrun')
@@ -291,7 +291,8 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
     runner.register_training_hooks(
         cfg.get('lr_config'), optimizer_config, cfg.get('checkpoint_config'), cfg.get('log_config'),
         cfg.get('momentum_config'), custom_hooks_config=cfg.get('custom_hooks'))
-    if distributed and runner_cfg['type'] == 'EpochBasedRunner':
+    # By class, not by name: mmcv's type='Runner' alias and subclasses are epoch-based too.
+    if distributed and isinstance(runner, EpochBasedRunner):
         runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS))
 
     if validate and data_cfg.get('val') is not None:
@@ -300,7 +301,7 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
                                                    **loader_args), device,
                                   channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
-        eval_cfg['by_epoch'] = runner_cfg['type'] != 'IterBasedRunner'
+        eval_cfg['by_epoch'] = not isinstance(runner, IterBasedRunner)
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.
         runner.register_hook(build_from_cfg(dict(eval_cfg, type=eval_type, dataloader=val_loader), HOOKS),

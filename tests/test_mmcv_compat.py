@@ -157,6 +157,22 @@ def test_type_runner_is_mmcvs_deprecated_epoch_based_runner(tmp_path):
         assert type(Runner(ToyModel(), max_iters=3)) is IterBasedRunner
 
 
+def test_a_config_with_type_runner_evaluates_by_epoch(tmp_path):
+    from fastrun.builder import build_model, build_runner_from_cfg
+    from fastrun.hooks.evaluation import EvalHook
+    synthetic = dict(type='SyntheticClassification', num_samples=16, shape=(1, 2, 2), num_classes=2, seed=0)
+    cfg = fastrun.Config(dict(
+        model=dict(type='ImageClassifier', backbone=dict(type='MLP', in_channels=4, hidden_channels=(8,)),
+                   head=dict(type='LinearClsHead', num_classes=2, in_channels=8, topk=(1,))),
+        data=dict(samples_per_gpu=8, train=synthetic, val=synthetic),
+        optimizer=dict(type='SGD', lr=0.1), runner=dict(type='Runner', max_epochs=2),
+        evaluation=dict(interval=1, metric='accuracy'), work_dir=str(tmp_path)))
+    with pytest.warns(DeprecationWarning, match='Runner was deprecated'):
+        runner, loaders = build_runner_from_cfg(cfg, build_model(cfg.model), device='cpu')
+    (evaluation,) = [h for h in runner.hooks if isinstance(h, EvalHook)]
+    assert isinstance(runner, EpochBasedRunner) and evaluation.by_epoch
+
+
 def test_logger_none_and_non_loggers_raise_as_in_mmcv():
     with pytest.raises(TypeError, match='logger must be a logging.Logger object, but got NoneType'):
         Runner(ToyModel(), logger=None)
