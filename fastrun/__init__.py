@@ -13,6 +13,7 @@ from .hooks import __all__ as _hooks_all
 from .log_buffer import LogBuffer
 from .log import get_host_info, get_logger, get_time_str, print_log
 from .models import BaseModule, ModuleDict, ModuleList, Sequential
+from .parallel import MMDataParallel, MMDistributedDataParallel
 from .priority import Priority, get_priority
 from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, RUNNERS, Registry,
                        build_from_cfg)
@@ -30,4 +31,5 @@ __all__ = ['CORE', 'STAGES', 'Hook', 'Priority', 'get_priority', 'Registry', 'bu
            'DefaultOptimizerConstructor', 'build_optimizer', 'set_random_seed', 'init_dist',
            'load_state_dict', 'weights_to_cpu', 'get_host_info', 'get_time_str', 'BaseModule',
            'ModuleList', 'ModuleDict', 'Sequential', 'auto_fp16', 'force_fp32', 'wrap_fp16_model',
-           'single_gpu_test', 'multi_gpu_test', 'ResumableSampler', 'Preempted'] + _hooks_all
+           'single_gpu_test', 'multi_gpu_test', 'ResumableSampler', 'Preempted', 'MMDataParallel',
+           'MMDistributedDataParallel'] + _hooks_all

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
-from .runner import build_runner
+from .runner import EpochBasedRunner, IterBasedRunner, build_runner
 from .step import DeviceLoader
 
 logger = logging.getLogger('fastrun')
@@ -101,62 +101,121 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
 _NORM = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm,
          torch.nn.modules.instancenorm._InstanceNorm)
 
+#: mmcv.ops' deformable convolutions (and their subclasses): their ``conv_offset`` children
+#: take ``dcn_offset_lr_mult``. Matched by class name: fastrun does not depend on mmcv.ops.
+_DCN_NAMES = frozenset({'DeformConv2d', 'ModulatedDeformConv2d'})
 
-def _param_groups(model, base_lr, base_wd, paramwise_cfg):
-    """mmcv's DefaultOptimizerConstructor rules: custom_keys, then bias/norm multipliers."""
-    custom_keys = dict(paramwise_cfg.get('custom_keys', {}))
-    # longer and alphabetically later keys first, as mmcv, so 'backbone.layer1' beats 'backbone'
-    ordered = sorted(sorted(custom_keys), key=len, reverse=True)
-    bias_lr_mult = paramwise_cfg.get('bias_lr_mult', 1.)
-    bias_decay_mult = paramwise_cfg.get('bias_decay_mult', 1.)
-    norm_decay_mult = paramwise_cfg.get('norm_decay_mult', 1.)
-    dwconv_decay_mult = paramwise_cfg.get('dwconv_decay_mult', 1.)
-    groups = []
-    for mod_name, module in model.named_modules():
-        is_norm = isinstance(module, _NORM)
-        is_dwconv = isinstance(module, torch.nn.Conv2d) and module.in_channels == module.groups > 1
-        for name, param in module.named_parameters(recurse=False):
-            group = {'params': [param]}
-            if not param.requires_grad:
-                groups.append(group)
-                continue
-            full = f'{mod_name}.{name}' if mod_name else name
-            key = next((k for k in ordered if k in full), None)
-            if key is not None:
-                group['lr'] = base_lr * custom_keys[key].get('lr_mult', 1.)
-                if base_wd is not None:
-                    group['weight_decay'] = base_wd * custom_keys[key].get('decay_mult', 1.)
-            else:
-                if name == 'bias' and not is_norm:
-                    group['lr'] = base_lr * bias_lr_mult
-                if base_wd is not None:
-                    if is_norm:
-                        group['weight_decay'] = base_wd * norm_decay_mult
-                    elif name == 'bias':
-                        group['weight_decay'] = base_wd * bias_decay_mult
-                    elif is_dwconv:
-                        group['weight_decay'] = base_wd * dwconv_decay_mult
-            groups.append(group)
-    return groups
+
+def _is_dcn(module):
+    return any(c.__name__ in _DCN_NAMES and c.__module__.startswith('mmcv')
+               for c in type(module).__mro__)
+
+
+def _is_in(group, groups):
+    params = set(group['params'])
+    return any(not params.isdisjoint(g['params']) for g in groups)
 
 
 @OPTIMIZER_BUILDERS.register_module()
 class DefaultOptimizerConstructor:
-    """Builds a torch.optim optimizer, applying ``paramwise_cfg`` as mmcv's constructor does."""
+    """Builds a torch.optim optimizer, applying ``paramwise_cfg`` exactly as mmcv 1.x's does.
+
+    Each parameter gets its own group. A ``custom_keys`` key contained in the parameter's name
+    (``'<module path>.<name>'``; longer keys first, then alphabetical) sets ``lr_mult`` and
+    ``decay_mult`` and no other rule applies. Otherwise: ``bias_lr_mult`` scales the lr of
+    every ``bias`` except in norm layers and deformable convolutions; ``dcn_offset_lr_mult``
+    the lr of a deformable convolution's ``conv_offset``; and the weight decay is scaled by
+    the first that applies of ``norm_decay_mult`` (BatchNorm, GroupNorm, LayerNorm,
+    InstanceNorm), ``dwconv_decay_mult`` (a ``Conv2d`` whose ``in_channels == groups``, which
+    includes one-channel convolutions and applies to their bias too) and ``bias_decay_mult``.
+    Frozen parameters keep the defaults. ``bypass_duplicate`` skips (with a warning) a
+    parameter shared with a group already made. The ``*_mult`` options need a
+    ``weight_decay``.
+    """
 
     def __init__(self, optimizer_cfg, paramwise_cfg=None):
         if not isinstance(optimizer_cfg, dict):
             raise TypeError(f'optimizer_cfg must be a dict, got {type(optimizer_cfg).__name__}')
         self.optimizer_cfg = dict(optimizer_cfg)
-        self.paramwise_cfg = paramwise_cfg or {}
+        self.paramwise_cfg = {} if paramwise_cfg is None else paramwise_cfg
+        self.base_lr = optimizer_cfg.get('lr')
+        self.base_wd = optimizer_cfg.get('weight_decay')
+        self._validate_cfg()
+
+    def _validate_cfg(self):
+        cfg = self.paramwise_cfg
+        if not isinstance(cfg, dict):
+            raise TypeError(f'paramwise_cfg should be None or a dict, but got {type(cfg).__name__}')
+        if 'custom_keys' in cfg:
+            if not isinstance(cfg['custom_keys'], dict):
+                raise TypeError(f'If specified, custom_keys must be a dict, '
+                                f'but got {type(cfg["custom_keys"]).__name__}')
+            if self.base_wd is None and any('decay_mult' in v for v in cfg['custom_keys'].values()):
+                raise ValueError('paramwise_cfg.custom_keys sets a decay_mult: the optimizer needs '
+                                 'a weight_decay (base_wd should not be None)')
+        mults = [k for k in ('bias_decay_mult', 'norm_decay_mult', 'dwconv_decay_mult') if k in cfg]
+        if mults and self.base_wd is None:
+            raise ValueError(f'paramwise_cfg.{mults[0]} needs a weight_decay in the optimizer '
+                             '(base_wd should not be None)')
+
+    def add_params(self, params, module, prefix='', is_dcn_module=None):
+        """Append a param group for each parameter of ``module`` and its children (mmcv's walk)."""
+        cfg = self.paramwise_cfg
+        custom_keys = cfg.get('custom_keys', {})
+        # longer and alphabetically later keys first, as mmcv, so 'backbone.layer1' beats 'backbone'
+        sorted_keys = sorted(sorted(custom_keys), key=len, reverse=True)
+        bias_lr_mult = cfg.get('bias_lr_mult', 1.)
+        bias_decay_mult = cfg.get('bias_decay_mult', 1.)
+        norm_decay_mult = cfg.get('norm_decay_mult', 1.)
+        dwconv_decay_mult = cfg.get('dwconv_decay_mult', 1.)
+        bypass_duplicate = cfg.get('bypass_duplicate', False)
+        dcn_offset_lr_mult = cfg.get('dcn_offset_lr_mult', 1.)
+
+        is_norm = isinstance(module, _NORM)
+        is_dwconv = isinstance(module, torch.nn.Conv2d) and module.in_channels == module.groups
+        for name, param in module.named_parameters(recurse=False):
+            group = {'params': [param]}
+            if not param.requires_grad:
+                params.append(group)
+                continue
+            if bypass_duplicate and _is_in(group, params):
+                warnings.warn(f'{prefix} is duplicate. It is skipped since '
+                              f'bypass_duplicate={bypass_duplicate}')
+                continue
+            full_name = f'{prefix}.{name}'  # '.weight' at the top level, as mmcv matches keys
+            key = next((k for k in sorted_keys if k in full_name), None)
+            if key is not None:
+                group['lr'] = self.base_lr * custom_keys[key].get('lr_mult', 1.)
+                if self.base_wd is not None:
+                    group['weight_decay'] = self.base_wd * custom_keys[key].get('decay_mult', 1.)
+            else:
+                if name == 'bias' and not (is_norm or is_dcn_module):
+                    group['lr'] = self.base_lr * bias_lr_mult
+                if 'conv_offset' in prefix and is_dcn_module and isinstance(module, torch.nn.Conv2d):
+                    group['lr'] = self.base_lr * dcn_offset_lr_mult
+                if self.base_wd is not None:
+                    # The first rule that applies, in mmcv's order: a depth-wise conv's bias
+                    # takes dwconv_decay_mult, not bias_decay_mult.
+                    if is_norm:
+                        group['weight_decay'] = self.base_wd * norm_decay_mult
+                    elif is_dwconv:
+                        group['weight_decay'] = self.base_wd * dwconv_decay_mult
+                    elif name == 'bias' and not is_dcn_module:
+                        group['weight_decay'] = self.base_wd * bias_decay_mult
+            params.append(group)
+
+        is_dcn_module = _is_dcn(module)
+        for child_name, child in module.named_children():
+            child_prefix = f'{prefix}.{child_name}' if prefix else child_name
+            self.add_params(params, child, prefix=child_prefix, is_dcn_module=is_dcn_module)
 
     def __call__(self, model):
-        cfg = copy.deepcopy(self.optimizer_cfg)
         model = getattr(model, 'module', model)
-        if self.paramwise_cfg:
-            params = _param_groups(model, cfg['lr'], cfg.get('weight_decay'), self.paramwise_cfg)
-        else:
-            params = model.parameters()
+        cfg = dict(self.optimizer_cfg)
+        if not self.paramwise_cfg:
+            return build_from_cfg(dict(cfg, params=model.parameters()), OPTIMIZERS)
+        params = []
+        self.add_params(params, model)
         return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
 
 
@@ -232,7 +291,8 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
     runner.register_training_hooks(
         cfg.get('lr_config'), optimizer_config, cfg.get('checkpoint_config'), cfg.get('log_config'),
         cfg.get('momentum_config'), custom_hooks_config=cfg.get('custom_hooks'))
-    if distributed and runner_cfg['type'] == 'EpochBasedRunner':
+    # By class, not by name: mmcv's type='Runner' alias and subclasses are epoch-based too.
+    if distributed and isinstance(runner, EpochBasedRunner):
         runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS))
 
     if validate and data_cfg.get('val') is not None:
@@ -241,7 +301,7 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
                                                    **loader_args), device,
                                   channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
-        eval_cfg['by_epoch'] = runner_cfg['type'] != 'IterBasedRunner'
+        eval_cfg['by_epoch'] = not isinstance(runner, IterBasedRunner)
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.
         runner.register_hook(build_from_cfg(dict(eval_cfg, type=eval_type, dataloader=val_loader), HOOKS),

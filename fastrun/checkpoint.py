@@ -3,8 +3,9 @@
 A checkpoint is a dict saved with ``torch.save``: ``meta`` (plain types: numbers, strings,
 lists, dicts, tensors), ``state_dict`` (the model's weights, on the CPU), ``optimizer`` (its
 ``state_dict()``, or a dict of them), optionally ``runner_state`` (what an exact resume needs,
-see :meth:`fastrun.Runner.save_checkpoint`), and ``fastrun_checksum``: the SHA-256 of every
-other entry. Every file fastrun writes loads with a plain ``torch.load(weights_only=True)``.
+see :meth:`fastrun.Runner.save_checkpoint`), and ``fastrun_checksum``: the SHA-256 of each
+other entry (see :func:`read_checkpoint` for what a mismatch does). Every file fastrun
+writes loads with a plain ``torch.load(weights_only=True)``.
 """
 import glob
 import hashlib
@@ -23,6 +24,7 @@ from collections import OrderedDict
 
 import torch
 
+from .errors import ArgumentError
 
 logger_ = logging.getLogger('fastrun')
 
@@ -47,32 +49,56 @@ def weights_to_cpu(state_dict):
     return out
 
 
-def to_plain(obj):
-    """``obj`` with numpy scalars/arrays and str/int subclasses turned into plain types.
+def to_plain(obj, where='checkpoint'):
+    """``obj`` with every value in a plain form ``torch.load(weights_only=True)`` reads back.
 
-    Checkpoints hold only what ``torch.load(weights_only=True)`` accepts without an allow-list.
+    Numbers, strings, bytes, None, tensors, lists, tuples and dicts are kept (dict and
+    str/int/float subclasses become the plain type, an OrderedDict stays one, a named tuple
+    becomes the dict of its fields). Values with a faithful plain form take it: a ``range``,
+    ``set`` or ``frozenset`` becomes a list (a set sorted where its items can be), a path
+    (``os.PathLike``) its string, a NumPy scalar the Python number, a NumPy array the nested
+    list of its items, a torch dtype or device its name. Any other object is refused with a
+    TypeError naming where it is (``where`` is the name of ``obj``, e.g. ``meta``): a
+    checkpoint never holds objects to unpickle.
     """
     if isinstance(obj, dict):
-        return type(obj)((to_plain(k), to_plain(v)) for k, v in obj.items()) \
-            if type(obj) in (dict, OrderedDict) else {to_plain(k): to_plain(v) for k, v in obj.items()}
+        plain = OrderedDict() if isinstance(obj, OrderedDict) else {}
+        for k, v in obj.items():
+            plain[to_plain(k, f'{where} (a key)')] = to_plain(v, f'{where}[{k!r}]')
+        return plain
+    if isinstance(obj, tuple) and hasattr(obj, '_asdict'):  # a named tuple: its fields by name
+        return to_plain(dict(obj._asdict()), where)
     if isinstance(obj, (list, tuple)):
-        return type(obj)(to_plain(v) for v in obj) if type(obj) in (list, tuple) else [to_plain(v) for v in obj]
+        items = [to_plain(v, f'{where}[{i}]') for i, v in enumerate(obj)]
+        return tuple(items) if isinstance(obj, tuple) else items
     if obj is None or type(obj) in (bool, int, float, str, bytes) or torch.is_tensor(obj):
         return obj
     if isinstance(obj, bool):
         return bool(obj)
     if isinstance(obj, str):
         return str(obj)
-    if hasattr(obj, 'dtype') and hasattr(obj, 'tolist'):  # numpy scalars and arrays
-        return obj.tolist()
+    if isinstance(obj, range):
+        return list(obj)
+    if isinstance(obj, (set, frozenset)):
+        items = [to_plain(v, f'{where} (an item)') for v in obj]
+        try:
+            return sorted(items)
+        except TypeError:  # items that do not compare: the set's own order
+            return items
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, 'dtype') and hasattr(obj, 'tolist') and type(obj).__module__.startswith('numpy'):
+        # NumPy scalars and arrays: numbers, or nested lists of them (objects inside are checked)
+        return to_plain(obj.tolist(), where)
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
         return float(obj)
     if isinstance(obj, (torch.dtype, torch.device)):
         return str(obj)
-    raise TypeError(f'cannot store a {type(obj).__name__} in a checkpoint (meta, hook state): '
-                    f'use numbers, strings, lists, dicts or tensors')
+    raise TypeError(f'cannot store {where} in a checkpoint: it is a {type(obj).__module__}.'
+                    f'{type(obj).__qualname__} object; checkpoints hold numbers, strings, lists, '
+                    f'tuples, dicts and tensors only (nothing is unpickled when they load)')
 
 
 # --------------------------------------------------------------------------- checksum
@@ -110,13 +136,62 @@ def _feed(h, obj):
 
 
 def payload_checksum(checkpoint):
-    """SHA-256 (hex) of every entry of ``checkpoint`` but the checksum itself.
+    """SHA-256 (hex) of every entry of ``checkpoint`` but the checksum itself, in one walk.
 
     Tensors count by dtype, shape and bytes, so the value is the same after a save and a load.
+    (The form of the first fastrun files; :func:`seal` writes one digest per entry.)
     """
     h = hashlib.sha256()
     _feed(h, {k: v for k, v in checkpoint.items() if k != CHECKSUM_KEY})
     return h.hexdigest()
+
+
+def entry_checksums(checkpoint):
+    """``{entry: SHA-256 hex}`` of each top-level entry but the checksum (``meta``, ``state_dict``...)."""
+    out = {}
+    for k, v in checkpoint.items():
+        if k != CHECKSUM_KEY:
+            h = hashlib.sha256()
+            _feed(h, v)
+            out[str(k)] = h.hexdigest()
+    return out
+
+
+def seal(checkpoint):
+    """Store the checksums of ``checkpoint``'s entries in it (what :func:`save_checkpoint` does).
+
+    Call it on a checkpoint dict edited on purpose before ``torch.save``, so the edited file
+    verifies as fastrun's own again.
+    """
+    entries = entry_checksums(checkpoint)
+    h = hashlib.sha256()
+    _feed(h, entries)
+    checkpoint[CHECKSUM_KEY] = {'sha256': h.hexdigest(), 'entries': entries}
+    return checkpoint
+
+
+def checksum_mismatch(checkpoint):
+    """What differs from the checksums stored in ``checkpoint``: '' if all match or none is stored.
+
+    Names the entries changed, removed or added since fastrun wrote the file (with the first
+    fastrun files, which hold one digest of everything, only that the content differs).
+    """
+    stored = checkpoint.get(CHECKSUM_KEY) if isinstance(checkpoint, dict) else None
+    if not isinstance(stored, dict):
+        return ''
+    entries = stored.get('entries')
+    if isinstance(entries, dict):
+        now = entry_checksums(checkpoint)
+        changed = [k for k in entries if k in now and now[k] != entries[k]]
+        removed = [k for k in entries if k not in now]
+        added = [k for k in now if k not in entries]
+        parts = [f'{what}: {", ".join(keys)}' for what, keys in
+                 (('changed', changed), ('removed', removed), ('added', added)) if keys]
+        return '; '.join(parts)
+    expected = stored.get('sha256')
+    if expected is not None and payload_checksum(checkpoint) != expected:
+        return 'the content differs'
+    return ''
 
 
 # --------------------------------------------------------------------------- writing
@@ -213,7 +288,7 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, chec
         raise TypeError(f'meta must be a dict or None, got {type(meta).__name__}')
     from ._version import __version__
     meta = to_plain(dict(meta, fastrun_version=__version__, torch_version=str(torch.__version__),
-                         time=time.asctime()))
+                         time=time.asctime()), 'meta')
     model = _unwrap(model)
     if hasattr(model, 'CLASSES') and model.CLASSES is not None:
         meta['CLASSES'] = list(model.CLASSES)
@@ -234,7 +309,7 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, chec
         checkpoint['optimizer'] = {name: optim.state_dict() for name, optim in optimizer.items()}
     if extra:
         checkpoint.update(extra)
-    checkpoint[CHECKSUM_KEY] = {'sha256': payload_checksum(checkpoint)}
+    seal(checkpoint)
     atomic_save(checkpoint, filename)
 
 
@@ -296,17 +371,25 @@ def _corrupt_hint(filename):
     return f'use the previous checkpoint instead: {prev}'
 
 
-def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True):
+def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True, logger=None):
     """Load a checkpoint file (safely by default); errors name the file.
 
     ``weights_only=True`` (default) unpickles tensors and plain types only, plus numbers in
     NumPy scalars/arrays (older mmcv files); any other object is refused with a
     :class:`CheckpointError`. ``weights_only=False`` unpickles anything, which can run code
-    from the file: only for files you trust (a warning says so). ``verify`` checks the
-    payload's checksum when the file has one. A ``.safetensors`` file reads as
-    ``{'state_dict': tensors}``. A truncated or corrupt file raises a CheckpointError that
+    from the file: only for files you trust (a warning says so). A ``.safetensors`` file reads
+    as ``{'state_dict': tensors}``. A truncated or corrupt file raises a CheckpointError that
     names the previous checkpoint of its folder.
+
+    ``verify``: what a file whose content no longer matches its checksums gets (files without
+    checksums, such as mmcv's, are not checked). ``True`` (or ``'strict'``): a CheckpointError,
+    as when choosing a file to resume from. ``'warn'``: a WARNING on ``logger`` naming the
+    entries that differ, then the file loads as it is: what a file named by the user gets,
+    since a checkpoint loaded with ``torch.load``, edited and saved again with ``torch.save``
+    keeps the checksums of what it held before. ``False``: no check.
     """
+    if verify not in (True, False, 'strict', 'warn'):
+        raise ArgumentError(f"verify must be True, False, 'strict' or 'warn', got {verify!r}")
     filename = os.fspath(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
@@ -333,11 +416,17 @@ def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True
         raise CheckpointError(f'{_describe(filename)}: cannot read the checkpoint ({type(e).__name__}: '
                               f'{first}); it may be truncated or corrupt: '
                               f'{_corrupt_hint(filename)}') from e
-    if verify and isinstance(checkpoint, dict) and isinstance(checkpoint.get(CHECKSUM_KEY), dict):
-        expected = checkpoint[CHECKSUM_KEY].get('sha256')
-        if expected is not None and payload_checksum(checkpoint) != expected:
-            raise CheckpointError(f'{_describe(filename)}: the checksum of its content does not match, the '
-                                  f'file is corrupt: {_corrupt_hint(filename)}')
+    if verify:
+        differs = checksum_mismatch(checkpoint)
+        if differs and verify == 'warn':
+            (logger or logger_).warning(
+                '%s: the checksum of its content does not match (%s): it was edited and saved '
+                'again after fastrun wrote it, or it is corrupt; loading it as it is',
+                _describe(filename), differs)
+        elif differs:
+            raise CheckpointError(f'{_describe(filename)}: the checksum of its content does not match '
+                                  f'({differs}): it was edited after fastrun wrote it, or it is '
+                                  f'corrupt: {_corrupt_hint(filename)}')
     return checkpoint
 
 
@@ -506,14 +595,16 @@ def load_state_dict(module, state_dict, strict=False, logger=None, quiet=False):
 
 
 def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=None,
-                    revise_keys=((r'^module\.', ''),), weights_only=True):
+                    revise_keys=((r'^module\.', ''),), weights_only=True, verify='warn'):
     """Load the weights of ``filename`` into ``model``; return the whole checkpoint dict.
 
     ``filename`` may be a fastrun or mmcv 1.x checkpoint (``state_dict`` and ``meta``), a bare
     state dict, or a ``.safetensors`` file. Keys that do not match are reported (see
-    :func:`load_state_dict`); ``strict=True`` makes that an error naming the file.
+    :func:`load_state_dict`); ``strict=True`` makes that an error naming the file. A file
+    edited since fastrun wrote it loads with a warning (``verify``, see :func:`read_checkpoint`).
     """
-    checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
+    checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only, verify=verify,
+                                 logger=logger)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{filename}: no state_dict found (a {type(checkpoint).__name__})')
     state_dict = checkpoint.get('state_dict', checkpoint)

@@ -5,6 +5,7 @@ import torch
 import torch.distributed as dist
 
 from .dist import collective_device
+from .errors import ArgumentError, ArgumentTypeError
 
 _Tensor = torch.Tensor
 
@@ -47,7 +48,7 @@ class LogBuffer:
     def update(self, vars, count=1):
         """Append each value of ``vars`` (numbers or tensors) with weight ``count``."""
         if not isinstance(vars, dict):
-            raise TypeError(f'log_vars must be a dict, got {type(vars).__name__}')
+            raise ArgumentTypeError(f'log_vars must be a dict, got {type(vars).__name__}')
         vh = self.val_history
         nh = self.n_history
         for key, var in vars.items():
@@ -93,7 +94,7 @@ class LogBuffer:
         a RuntimeError naming each rank's keys.
         """
         if n < 0:
-            raise ValueError(f'n must be >= 0, got {n}')
+            raise ArgumentError(f'n must be >= 0, got {n}')
         self.materialize()
         totals = {}
         for key, hist in self.val_history.items():

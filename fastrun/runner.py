@@ -10,46 +10,29 @@ import os
 import os.path as osp
 import platform
 import time
+import warnings
 
 import torch
 
 from . import _core
 from .checkpoint import load_checkpoint as _load_checkpoint
-from .dist import get_dist_info
+from .dist import get_dist_info, is_module_wrapper
+from .errors import ArgumentError, ArgumentTypeError
 from .hook import DISPATCH_NAMES, Hook, stage_method
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import get_priority
 from .registry import RUNNERS, build_from_cfg
-from .runtime_hooks import RuntimeHooksMixin
+from .runtime_hooks import HookList, RuntimeHooksMixin
 from .sampler import IterLoader, ResumableSampler, sampler_of, start_after
 from .signals import Preemption
 from .state import RunState, load_loader_state
 
 _IDX = {name: i for i, name in enumerate(DISPATCH_NAMES)}
+#: ``Runner(logger=...)`` left out: fastrun's logger (an explicit None raises, as in mmcv).
+_DEFAULT_LOGGER = object()
 _BEFORE_TRAIN_ITER, _AFTER_TRAIN_ITER = _IDX['before_train_iter'], _IDX['after_train_iter']
 _BEFORE_VAL_ITER, _AFTER_VAL_ITER = _IDX['before_val_iter'], _IDX['after_val_iter']
-
-
-class _HookList(list):
-    """The runner's hook list; any change rebuilds the dispatch tables (never per call)."""
-
-    def __init__(self, on_change):
-        super().__init__()
-        self._on_change = on_change
-
-    def _changed(name):
-        def method(self, *args, **kwargs):
-            out = getattr(list, name)(self, *args, **kwargs)
-            self._on_change()
-            return out
-        method.__name__ = name
-        return method
-
-    for _name in ('append', 'extend', 'insert', 'pop', 'remove', 'clear', 'sort', 'reverse',
-                  '__setitem__', '__delitem__', '__iadd__'):
-        locals()[_name] = _changed(_name)
-    del _name, _changed
 
 
 class Runner(RuntimeHooksMixin):
@@ -96,17 +79,23 @@ class Runner(RuntimeHooksMixin):
                 cls = EpochBasedRunner
         return super().__new__(cls)
 
-    def __init__(self, model, batch_processor=None, optimizer=None, work_dir=None, logger=None,
-                 meta=None, max_iters=None, max_epochs=None):
+    def __init__(self, model, batch_processor=None, optimizer=None, work_dir=None,
+                 logger=_DEFAULT_LOGGER, meta=None, max_iters=None, max_epochs=None):
         if batch_processor is not None:
             if not callable(batch_processor):
                 raise TypeError(f'batch_processor must be callable, got {type(batch_processor).__name__}')
-            if hasattr(model, 'train_step') or hasattr(model, 'val_step'):
+            warnings.warn('batch_processor is deprecated, please implement train_step() and '
+                          'val_step() in the model instead.', DeprecationWarning, stacklevel=2)
+            inner = model.module if is_module_wrapper(model) else model  # as mmcv: the wrapped model
+            if hasattr(inner, 'train_step') or hasattr(inner, 'val_step'):
                 raise RuntimeError('batch_processor and model.train_step()/model.val_step() '
                                    'cannot be both available.')
         elif not hasattr(model, 'train_step'):
-            raise TypeError(f'{type(model).__name__} has no train_step(); give the model '
-                            'train_step/val_step methods or pass a batch_processor')
+            hint = ('; wrap it with fastrun.parallel.MMDataParallel / MMDistributedDataParallel, '
+                    'whose train_step runs the wrapped model\'s'
+                    if is_module_wrapper(model) and hasattr(model.module, 'train_step') else
+                    '; give the model train_step/val_step methods or pass a batch_processor')
+            raise ArgumentTypeError(f'{type(model).__name__} has no train_step(){hint}')
         if isinstance(optimizer, dict):
             for name, optim in optimizer.items():
                 if not isinstance(optim, torch.optim.Optimizer):
@@ -115,9 +104,9 @@ class Runner(RuntimeHooksMixin):
         elif optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f'optimizer must be a torch.optim.Optimizer object or dict or None, '
                             f'but got {type(optimizer).__name__}')
-        if logger is None:
+        if logger is _DEFAULT_LOGGER:
             logger = get_logger()
-        elif not isinstance(logger, logging.Logger):
+        elif not isinstance(logger, logging.Logger):  # None too, as mmcv
             raise TypeError(f'logger must be a logging.Logger object, but got {type(logger).__name__}')
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f'meta must be a dict or None, but got {type(meta).__name__}')
@@ -148,7 +137,7 @@ class Runner(RuntimeHooksMixin):
         self.outputs = {}
         self.log_buffer = LogBuffer()
         self._dispatch = _core.impl.Dispatcher(DISPATCH_NAMES)
-        self._hooks = _HookList(self._rebuild_tables)
+        self._hooks = HookList(self._rebuild_tables)
         #: ``(stage, fn) -> fn`` wrappers applied to every table entry, by key (profilers).
         self._annotators = {}
         #: The NVTX annotator while NVTX ranges are on (``enable_nvtx``), else None.
@@ -231,7 +220,7 @@ class Runner(RuntimeHooksMixin):
     def register_hook(self, hook, priority='NORMAL'):
         """Insert ``hook`` by priority; among equal priorities, first registered runs first."""
         if not isinstance(hook, Hook):
-            raise TypeError(f'hook must be a fastrun.Hook, got {type(hook).__name__}')
+            raise ArgumentTypeError(f'hook must be a fastrun.Hook, got {type(hook).__name__}')
         priority = get_priority(priority)
         hook.priority = priority
         pos = len(self._hooks)
@@ -286,19 +275,19 @@ class Runner(RuntimeHooksMixin):
     # ---------------------------------------------------------------- running
     def _check_workflow(self, data_loaders, workflow):
         if not isinstance(workflow, (list, tuple)) or not workflow:
-            raise ValueError(f'workflow must be a non-empty list of (phase, n) pairs, got {workflow!r}')
+            raise ArgumentError(f'workflow must be a non-empty list of (phase, n) pairs, got {workflow!r}')
         for flow in workflow:
             if not (isinstance(flow, (list, tuple)) and len(flow) == 2):
-                raise ValueError(f'each workflow entry must be a (phase, n) pair, got {flow!r}')
+                raise ArgumentError(f'each workflow entry must be a (phase, n) pair, got {flow!r}')
             phase, n = flow
             if phase not in self.phases:
-                raise ValueError(f'unknown workflow phase {phase!r} in {workflow!r}; '
-                                 f'allowed phases: {", ".join(self.phases)}')
+                raise ArgumentError(f'unknown workflow phase {phase!r} in {workflow!r}; '
+                                    f'allowed phases: {", ".join(self.phases)}')
             if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-                raise ValueError(f'workflow entry {flow!r}: n must be a positive int')
+                raise ArgumentError(f'workflow entry {flow!r}: n must be a positive int')
         if not isinstance(data_loaders, (list, tuple)) or len(data_loaders) != len(workflow):
-            raise ValueError(f'data_loaders ({len(data_loaders) if isinstance(data_loaders, (list, tuple)) else data_loaders!r}) '
-                             f'and workflow ({len(workflow)} entries) must have the same length')
+            raise ArgumentError(f'data_loaders ({len(data_loaders) if isinstance(data_loaders, (list, tuple)) else data_loaders!r}) '
+                                f'and workflow ({len(workflow)} entries) must have the same length')
 
     def _log_start(self, workflow, unit, total):
         self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), self.work_dir)
@@ -403,7 +392,7 @@ class EpochBasedRunner(Runner):
         if max_epochs is not None:
             self._max_epochs = max_epochs
         if self._max_epochs is None:
-            raise ValueError('max_epochs must be set (Runner(..., max_epochs=N) or run(..., max_epochs=N))')
+            raise ArgumentError('max_epochs must be set (Runner(..., max_epochs=N) or run(..., max_epochs=N))')
         self._state.loaders = []
         for (mode, _), loader in zip(workflow, data_loaders):
             if mode == 'train':
@@ -497,6 +486,16 @@ class EpochBasedRunner(Runner):
         return self._epoch + 1
 
 
+@RUNNERS.register_module(name='Runner')
+class DeprecatedRunner(EpochBasedRunner):
+    """``type='Runner'`` in a config: mmcv 1.x's deprecated name of EpochBasedRunner (it warns)."""
+
+    def __init__(self, *args, **kwargs):
+        warnings.warn('Runner was deprecated, please use EpochBasedRunner instead',
+                      DeprecationWarning, stacklevel=2)
+        super().__init__(*args, **kwargs)
+
+
 @RUNNERS.register_module()
 class IterBasedRunner(Runner):
     """Runs workflows of iterations: ``[('train', 1000), ('val', 100)]`` until ``max_iters``."""
@@ -513,7 +512,7 @@ class IterBasedRunner(Runner):
         if max_iters is not None:
             self._max_iters = max_iters
         if self._max_iters is None:
-            raise ValueError('max_iters must be set (Runner(..., max_iters=N) or run(..., max_iters=N))')
+            raise ArgumentError('max_iters must be set (Runner(..., max_iters=N) or run(..., max_iters=N))')
         self._log_start(workflow, 'iters', self._max_iters)
         train_lengths = [n for mode, n in workflow if mode == 'train']
 

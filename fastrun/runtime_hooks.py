@@ -6,9 +6,31 @@ from the ``HOOKS`` registry and registered at the spec's priority through the ru
 ``register_hook``, and the report of the resulting hook order. The priority rule and the
 dispatch stay in the runner.
 """
+from .errors import ArgumentKeyError
 from .hook import STAGES, stage_method
 from .priority import Priority
 from .registry import HOOKS, build_from_cfg
+
+
+class HookList(list):
+    """The runner's hook list; any change rebuilds the dispatch tables (never per call)."""
+
+    def __init__(self, on_change):
+        super().__init__()
+        self._on_change = on_change
+
+    def _changed(name):
+        def method(self, *args, **kwargs):
+            out = getattr(list, name)(self, *args, **kwargs)
+            self._on_change()
+            return out
+        method.__name__ = name
+        return method
+
+    for _name in ('append', 'extend', 'insert', 'pop', 'remove', 'clear', 'sort', 'reverse',
+                  '__setitem__', '__delitem__', '__iadd__'):
+        locals()[_name] = _changed(_name)
+    del _name, _changed
 
 
 class RuntimeHooksMixin:
@@ -59,7 +81,7 @@ class RuntimeHooksMixin:
         if not isinstance(config, dict):
             return config
         if 'policy' not in config:
-            raise KeyError(f'{suffix} config needs a "policy" key, got {config}')
+            raise ArgumentKeyError(f'{suffix} config needs a "policy" key, got {config}')
         cfg = dict(config)
         policy = cfg.pop('policy')
         if policy == policy.lower():

@@ -146,7 +146,9 @@ class RunState:
                 map_location = lambda storage, loc: storage.cuda(device)  # noqa: E731
             else:
                 map_location = 'cpu'
-        checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only)
+        # A file named by the user may have been edited on purpose: a mismatch only warns.
+        checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only,
+                                     verify='warn', logger=runner.logger)
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
             raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
                                   f'load_from for bare weights')
@@ -172,9 +174,12 @@ class RunState:
         runner._restore_counters(meta)
         # As mmcv: the run continues with the checkpoint's meta (hook_msgs, fp16 scaler state...),
         # but what describes this run (its config, name, seed) stays this run's.
+        # A checkpoint's config_file is never taken: it names a file PaviLoggerHook runs as a
+        # config, and nothing read from a checkpoint may choose code to run.
         current = runner.meta or {}
-        runner.meta = dict(meta)
-        runner.meta.update({k: current[k] for k in ('config', 'exp_name', 'seed', 'world_size')
+        runner.meta = {k: v for k, v in meta.items() if k != 'config_file'}
+        runner.meta.update({k: current[k] for k in ('config', 'config_file', 'config_dict',
+                                                    'exp_name', 'seed', 'world_size')
                             if k in current})
         runner.meta.setdefault('hook_msgs', {})
         self.resumed_from = filename if isinstance(filename, str) else None

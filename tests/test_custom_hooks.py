@@ -51,7 +51,9 @@ def make_logger(name):
 
 
 def sgd_runner(model, lr=0.1, logger=None, **kwargs):
-    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=lr), logger=logger, **kwargs)
+    if logger is not None:  # Runner(logger=None) raises, as in mmcv; left out, fastrun's logger
+        kwargs['logger'] = logger
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=lr), **kwargs)
     runner.register_optimizer_hook(dict())
     return runner
 

@@ -316,10 +316,11 @@ def test_a_crash_keeps_and_closes_every_log(tmp_path):
     train = runner.model.logged['train']
     assert [(r['iter'], r['loss']) for r in json_records(runner)] == \
         [(2, round(mean(train[0:2]), 5)), (4, round(mean(train[2:4]), 5))]
-    # The runner closed every logger as the error went by; closing again is harmless.
+    # The runner closed every logger as the error went by (the TensorBoard writer stays on the
+    # hook, as in mmcv, closed); closing again is harmless.
     loggers = [h for h in runner.hooks if isinstance(h, LoggerHook)]
-    assert [getattr(h, '_json_file', None) or getattr(h, 'writer', None) for h in loggers] == \
-        [None, None]
+    assert loggers[0]._json_file is None
+    assert loggers[1].writer is not None and loggers[1].writer.all_writers is None
     for hook in loggers:
         hook.flush_and_close(runner)
     scalars = tb_scalars(tmp_path / 'work' / 'tf_logs')
@@ -407,7 +408,8 @@ def test_tensorboard_iter_based_custom_log_dir(tmp_path):
                                      (6, pytest.approx(mean(train[3:6]), rel=1e-6))]
     assert not (tmp_path / 'work' / 'tf_logs').exists()
     hook = next(h for h in runner.hooks if isinstance(h, TensorboardLoggerHook))
-    assert hook.writer is None  # closed at after_run
+    # closed at after_run, and kept on the hook as mmcv keeps it
+    assert hook.writer.log_dir == str(tmp_path / 'tb') and hook.writer.all_writers is None
 
 
 # --------------------------------------------------------------------------- missing packages

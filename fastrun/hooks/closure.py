@@ -1,4 +1,5 @@
 """ClosureHook: run a plain function at one stage."""
+from ..errors import ArgumentError, ArgumentTypeError
 from ..hook import DISPATCH_NAMES, Hook
 from ..registry import HOOKS
 
@@ -13,8 +14,8 @@ class ClosureHook(Hook):
 
     def __init__(self, fn_name, fn):
         if fn_name not in DISPATCH_NAMES:
-            raise ValueError(f'ClosureHook: fn_name must be one of {", ".join(DISPATCH_NAMES)}; '
-                             f'got {fn_name!r}')
+            raise ArgumentError(f'ClosureHook: fn_name must be one of {", ".join(DISPATCH_NAMES)}; '
+                                f'got {fn_name!r}')
         if not callable(fn):
-            raise TypeError(f'ClosureHook: fn must be callable, got {type(fn).__name__}')
+            raise ArgumentTypeError(f'ClosureHook: fn must be callable, got {type(fn).__name__}')
         setattr(self, fn_name, fn)

@@ -2,6 +2,7 @@
 import torch
 
 from ..dist import is_module_wrapper
+from ..errors import ArgumentError
 from ..hook import Hook
 from ..registry import HOOKS
 
@@ -57,9 +58,9 @@ class EMAHook(Hook):
     def __init__(self, momentum=0.0002, interval=1, warm_up=100, resume_from=None,
                  average_buffers=False, swap_interval=None):
         if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
-            raise ValueError(f'EMAHook: interval must be a positive int, got {interval!r}')
+            raise ArgumentError(f'EMAHook: interval must be a positive int, got {interval!r}')
         if not 0 < momentum < 1:
-            raise ValueError(f'EMAHook: momentum must be in (0, 1), got {momentum!r}')
+            raise ArgumentError(f'EMAHook: momentum must be in (0, 1), got {momentum!r}')
         if swap_interval is not None and (not isinstance(swap_interval, int) or swap_interval < 1):
             raise ValueError(f'EMAHook: swap_interval must be a positive int or None, got {swap_interval!r}')
         self.momentum = momentum ** interval

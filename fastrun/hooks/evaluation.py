@@ -9,6 +9,7 @@ import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..dist import get_dist_info
+from ..errors import ArgumentTypeError
 from ..evaluation import multi_gpu_test, single_gpu_test
 from ..hook import Hook
 from ..registry import HOOKS
@@ -47,7 +48,7 @@ def _str_keys(keys, name):
     if isinstance(keys, str):
         return (keys,)
     if not (isinstance(keys, (list, tuple)) and all(isinstance(k, str) for k in keys)):
-        raise TypeError(f'{name} must be a str or a list of str, got {keys!r}')
+        raise ArgumentTypeError(f'{name} must be a str or a list of str, got {keys!r}')
     return tuple(keys)
 
 
@@ -90,7 +91,7 @@ class EvalHook(Hook):
         if not isinstance(interval, int) or interval <= 0:
             raise ValueError(f'interval must be a positive number, but got {interval}')
         if not isinstance(by_epoch, bool):
-            raise TypeError(f'by_epoch must be a bool, got {by_epoch!r}')
+            raise ArgumentTypeError(f'by_epoch must be a bool, got {by_epoch!r}')
         if start is not None and start < 0:
             raise ValueError(f'The evaluation start epoch {start} is smaller than 0')
         if save_best is True:
@@ -98,7 +99,7 @@ class EvalHook(Hook):
         elif save_best is False:
             save_best = None
         if not (save_best is None or isinstance(save_best, str)):
-            raise TypeError(f'save_best must be a str, True or None, got {save_best!r}')
+            raise ArgumentTypeError(f'save_best must be a str, True or None, got {save_best!r}')
         if rule is not None and rule not in self.rule_map:
             raise KeyError(f'rule must be greater, less or None, but got {rule}.')
         self.dataloader = dataloader

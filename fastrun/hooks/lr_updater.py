@@ -11,6 +11,7 @@ All values are Python floats: no tensor is touched, so these hooks never sync wi
 import numbers
 from math import cos, pi
 
+from ..errors import ArgumentError, ArgumentTypeError
 from ..hook import Hook
 from ..priority import Priority
 from ..registry import HOOKS
@@ -74,13 +75,13 @@ def _check_warmup(warmup, warmup_iters, warmup_ratio, iters_type):
         raise ValueError(f'"{warmup}" is not a supported type for warming up, valid types are '
                          '"constant", "linear" and "exp"')
     if not iters_type(warmup_iters):
-        raise TypeError(f'warmup_iters must be {"an int" if iters_type is _is_int else "a number"}, '
-                        f'got {type(warmup_iters).__name__} {warmup_iters!r}')
+        raise ArgumentTypeError(f'warmup_iters must be {"an int" if iters_type is _is_int else "a number"}, '
+                                f'got {type(warmup_iters).__name__} {warmup_iters!r}')
     if warmup is not None:
         if warmup_iters <= 0:
-            raise ValueError(f'warmup_iters must be positive when warmup={warmup!r}, got {warmup_iters}')
+            raise ArgumentError(f'warmup_iters must be positive when warmup={warmup!r}, got {warmup_iters}')
         if not (_is_number(warmup_ratio) and 0 < warmup_ratio <= 1):
-            raise ValueError(f'warmup_ratio must be in range (0, 1], got {warmup_ratio!r}')
+            raise ArgumentError(f'warmup_ratio must be in range (0, 1], got {warmup_ratio!r}')
 
 
 def _warmup_factor(warmup, ratio, cur_iters, warmup_iters):
@@ -94,8 +95,8 @@ def _warmup_factor(warmup, ratio, cur_iters, warmup_iters):
 
 def _check_min(value, ratio, name):
     if (value is None) == (ratio is None):
-        raise ValueError(f'exactly one of {name} and {name}_ratio must be given, '
-                         f'got {name}={value!r}, {name}_ratio={ratio!r}')
+        raise ArgumentError(f'exactly one of {name} and {name}_ratio must be given, '
+                            f'got {name}={value!r}, {name}_ratio={ratio!r}')
     for arg, v in ((name, value), (f'{name}_ratio', ratio)):
         if v is not None and not _is_number(v):
             raise TypeError(f'{arg} must be a number, got {type(v).__name__}')
@@ -105,14 +106,14 @@ def _check_step(step):
     steps = list(step) if isinstance(step, (list, tuple)) else None
     if steps is not None:
         if not all(_is_int(s) for s in steps):
-            raise TypeError(f'"step" must be an int or a list of ints, got {step!r}')
+            raise ArgumentTypeError(f'"step" must be an int or a list of ints, got {step!r}')
         if not all(s > 0 for s in steps):
-            raise ValueError(f'every "step" must be positive, got {step!r}')
+            raise ArgumentError(f'every "step" must be positive, got {step!r}')
         return steps
     if not _is_int(step):
-        raise TypeError(f'"step" must be a list or integer, got {type(step).__name__}')
+        raise ArgumentTypeError(f'"step" must be a list or integer, got {type(step).__name__}')
     if step <= 0:
-        raise ValueError(f'"step" must be positive, got {step}')
+        raise ArgumentError(f'"step" must be positive, got {step}')
     return step
 
 
@@ -141,7 +142,7 @@ def _check_pct_start(pct_start, name='pct_start'):
 
 def _check_not_by_epoch(by_epoch):
     if by_epoch:
-        raise ValueError('currently only support "by_epoch" = False')
+        raise ArgumentError('currently only support "by_epoch" = False')
 
 
 def _cyclic_target_ratio(target_ratio):
@@ -152,7 +153,7 @@ def _cyclic_target_ratio(target_ratio):
         if len(target_ratio) == 1:
             target_ratio = (target_ratio[0], target_ratio[0] / 1e5)
         if len(target_ratio) != 2 or not all(_is_number(r) for r in target_ratio):
-            raise ValueError(f'"target_ratio" must be a number or a tuple of two numbers, got {target_ratio!r}')
+            raise ArgumentError(f'"target_ratio" must be a number or a tuple of two numbers, got {target_ratio!r}')
     else:
         raise ValueError(f'target_ratio should be either float or tuple, got {type(target_ratio).__name__}')
     return tuple(target_ratio)
@@ -162,7 +163,7 @@ def _check_cyclic(cyclic_times, step_ratio_up):
     if not _is_int(cyclic_times) or cyclic_times < 1:
         raise ValueError(f'cyclic_times must be a positive int, got {cyclic_times!r}')
     if not (_is_number(step_ratio_up) and 0 <= step_ratio_up < 1):
-        raise ValueError(f'"step_ratio_up" must be in range [0,1), got {step_ratio_up!r}')
+        raise ArgumentError(f'"step_ratio_up" must be in range [0,1), got {step_ratio_up!r}')
 
 
 def _cyclic_phases(runner, cyclic_times, step_ratio_up, target_ratio):
@@ -465,8 +466,8 @@ class CosineRestartLrUpdaterHook(_MinLrMixin, LrUpdaterHook):
                 and all(_is_number(p) and p > 0 for p in periods)):
             raise ValueError(f'periods must be a non-empty list of positive numbers, got {periods!r}')
         if not isinstance(restart_weights, (list, tuple)) or len(restart_weights) != len(periods):
-            raise ValueError('periods and restart_weights should have the same length, '
-                             f'got {len(periods)} periods and restart_weights={restart_weights!r}')
+            raise ArgumentError('periods and restart_weights should have the same length, '
+                                f'got {len(periods)} periods and restart_weights={restart_weights!r}')
         self.periods = list(periods)
         self.restart_weights = list(restart_weights)
         self.min_lr = min_lr
@@ -497,7 +498,7 @@ class CyclicLrUpdaterHook(LrUpdaterHook):
         self.target_ratio = _cyclic_target_ratio(target_ratio)
         _check_cyclic(cyclic_times, step_ratio_up)
         if not (_is_number(gamma) and 0 < gamma <= 1):
-            raise ValueError(f'"gamma" must be in range (0, 1], got {gamma!r}')
+            raise ArgumentError(f'"gamma" must be in range (0, 1], got {gamma!r}')
         self.anneal_func = _anneal_func(anneal_strategy)
         _check_not_by_epoch(by_epoch)
         self.cyclic_times = cyclic_times

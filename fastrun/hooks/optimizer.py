@@ -1,4 +1,6 @@
 """OptimizerHook: backward, optional gradient clipping, optimizer step."""
+import logging
+
 from torch.nn.utils import clip_grad
 
 from ..hook import Hook
@@ -61,4 +63,6 @@ class OptimizerHook(Hook):
         traverse(loss.grad_fn)
         for name, p in runner.model.named_parameters():
             if p not in parameters_in_graph and p.requires_grad:
-                runner.logger.error(f'{name} with shape {tuple(p.size())} is not in the computational graph')
+                # logger.log(level=...) as mmcv calls it: loggers written for mmcv define only log()
+                runner.logger.log(level=logging.ERROR,
+                                  msg=f'{name} with shape {tuple(p.size())} is not in the computational graph')

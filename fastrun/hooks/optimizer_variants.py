@@ -9,6 +9,7 @@ import warnings
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..errors import ArgumentError, ArgumentTypeError
 from ..registry import HOOKS
 from .optimizer import OptimizerHook
 
@@ -192,10 +193,17 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
 
     def __init__(self, cumulative_iters=1, **kwargs):
         super().__init__(**kwargs)
-        if (not isinstance(cumulative_iters, int) or isinstance(cumulative_iters, bool)
-                or cumulative_iters < 1):
-            raise ValueError(f'cumulative_iters must be a positive int, got {cumulative_iters!r}')
+        if not isinstance(cumulative_iters, int) or isinstance(cumulative_iters, bool):
+            raise ArgumentTypeError(f'cumulative_iters must be a positive int, got '
+                                    f'{type(cumulative_iters).__name__} {cumulative_iters!r}')
+        if cumulative_iters < 1:
+            raise ArgumentError(f'cumulative_iters must be a positive int, got {cumulative_iters!r}')
         self.cumulative_iters = cumulative_iters
+        #: mmcv's names: the run's iterations in full groups, those left over, and whether
+        #: :meth:`_init` has run for this run.
+        self.divisible_iters = 0
+        self.remainder_iters = 0
+        self.initialized = False
 
     def state_dict(self):
         """The gradients accumulated since the last step (a checkpoint taken mid-cycle holds them).
@@ -223,20 +231,35 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
             p.grad = None if g is None else g.to(p.device)
         return True
 
-    def before_run(self, runner):
-        super().before_run(runner)
-        self._params = list(runner.model.parameters())
-        if not self._restore_grads() and runner.iter % self.cumulative_iters != 0:
+    def has_batch_norm(self, module):
+        """True when ``module`` or one of its submodules is a BatchNorm layer (mmcv's helper)."""
+        return any(isinstance(m, _BatchNorm) for m in module.modules())
+
+    def _init(self, runner, grads_restored=False):
+        """mmcv's set-up for a run: the warnings, and how the run's iterations fall into groups.
+
+        ``divisible_iters``: the iterations in full groups of ``cumulative_iters``;
+        ``remainder_iters``: the ones after them (their loss is divided by this number).
+        ``grads_restored``: the accumulated gradients came back with a resume, so a resume in
+        the middle of a group loses nothing (mmcv always warns there).
+        """
+        if runner.iter % self.cumulative_iters != 0 and not grads_restored:
             runner.logger.warning(
                 'Resume iter number is not divisible by cumulative_iters in '
                 'GradientCumulativeOptimizerHook: the gradients of the iterations since the last '
                 'step were lost, which may influence the result slightly.')
-        if self.cumulative_iters > 1 and any(isinstance(m, _BatchNorm) for m in runner.model.modules()):
+        if self.has_batch_norm(runner.model) and self.cumulative_iters > 1:
             runner.logger.warning('GradientCumulativeOptimizerHook may slightly decrease '
                                   'performance if the model has BatchNorm layers.')
-        self.remainder_iters = runner.max_iters % self.cumulative_iters
-        self._remainder_start = runner.max_iters - self.remainder_iters
+        self.divisible_iters = runner.max_iters // self.cumulative_iters * self.cumulative_iters
+        self.remainder_iters = runner.max_iters - self.divisible_iters
         self._warned_remainder = False
+        self.initialized = True
+
+    def before_run(self, runner):
+        super().before_run(runner)
+        self._params = list(runner.model.parameters())
+        self._init(runner, grads_restored=self._restore_grads())
         self._no_sync = None
         self._skip_sync_if_no_step(runner, runner.iter)
 
@@ -264,9 +287,13 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
         if ctx is not None:
             ctx.__exit__(None, None, None)
 
-    def loss_factor(self, runner):
-        """What the loss of the current iteration is divided by."""
-        if runner.iter < self._remainder_start:
+    def _get_loss_factor(self, runner):
+        """What the loss of the current iteration is divided by (mmcv's name and meaning).
+
+        ``cumulative_iters`` in the full groups, ``remainder_iters`` in the run's last
+        iterations that make no full group (one warning the first time).
+        """
+        if runner.iter < runner.max_iters - self.remainder_iters:
             return self.cumulative_iters
         if not self._warned_remainder:
             self._warned_remainder = True
@@ -279,7 +306,7 @@ class GradientCumulativeOptimizerHook(AmpOptimizerHook):
         loss = runner.outputs['loss']
         if self.detect_anomalous_params:
             self.detect_anomalous_parameters(loss, runner)
-        self.scaler.scale(loss / self.loss_factor(runner)).backward()
+        self.scaler.scale(loss / self._get_loss_factor(runner)).backward()
         self._resume_sync()
         if self.every_n_iters(runner, self.cumulative_iters) or self.is_last_iter(runner):
             self.step(runner)

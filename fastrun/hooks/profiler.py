@@ -7,6 +7,7 @@ import torch
 from torch import profiler as _profiler
 
 from ..dist import master_only
+from ..errors import ArgumentTypeError
 from ..hook import Hook
 from ..registry import HOOKS
 
@@ -57,7 +58,7 @@ class ProfilerHook(Hook):
                  on_trace_ready=None, record_shapes=False, profile_memory=False, with_stack=False,
                  with_flops=False, json_trace_path=None):
         if not isinstance(by_epoch, bool):
-            raise TypeError(f'ProfilerHook: by_epoch must be a bool, got {by_epoch!r}')
+            raise ArgumentTypeError(f'ProfilerHook: by_epoch must be a bool, got {by_epoch!r}')
         if not isinstance(profile_iters, int) or profile_iters < 1:
             raise ValueError(f'ProfilerHook: profile_iters must be an int >= 1, got {profile_iters!r}')
         if not isinstance(activities, (list, tuple)):

@@ -14,9 +14,11 @@ def _number(val):
 class ClearMLLoggerHook(LoggerHook):
     """Logs to a ClearML task (rank 0): ``clearml.Task.init(**init_kwargs)`` at ``before_run``.
 
-    A task already running in this process (the script's own ``Task.init``) is logged to as
-    it is, ``init_kwargs`` unused. Each value is ``report_scalar(title=tag, series=tag,
-    value, iteration=runner.iter + 1)``. As in mmcv the task is not closed after the run (its
+    ``Task.init`` is called as mmcv calls it; when a task with other names already runs in this
+    process (the script's own ``Task.init``), ClearML refuses a second one: that task is logged
+    to instead, with a warning. Each value is ``task_logger.report_scalar(tag, tag, value,
+    runner.iter + 1)``. ``hook.clearml``, ``hook.task`` and ``hook.task_logger`` are the module,
+    the task and its logger, as in mmcv. As in mmcv the task is not closed after the run (its
     reports are flushed): ClearML completes it when the process exits, so the script can go
     on using ``Task.current_task()``. ``Task.init`` installs ClearML's own SIGTERM/SIGINT and
     exception handlers; offline mode (``Task.set_offline(True)``) needs no server.
@@ -37,8 +39,15 @@ class ClearMLLoggerHook(LoggerHook):
         if runner.rank != 0:
             return
         task_cls = self.clearml.Task
-        # Task.init with other names than the running task's raises: log to that task instead.
-        self.task = task_cls.current_task() or task_cls.init(**(self.init_kwargs or {}))
+        try:
+            self.task = task_cls.init(**(self.init_kwargs or {}))
+        except self.clearml.errors.UsageError as e:
+            # Task.init with other names than the running task's: log to that task instead.
+            self.task = task_cls.current_task()
+            if self.task is None:
+                raise
+            runner.logger.warning('ClearMLLoggerHook: logging to the task already running in '
+                                  'this process (%s); init_kwargs unused: %s', self.task.name, e)
         self.task_logger = self.task.get_logger()
 
     @master_only
@@ -48,7 +57,7 @@ class ClearMLLoggerHook(LoggerHook):
         step = self.get_iter(runner)
         for tag, val in self.get_loggable_tags(runner).items():
             if self.is_scalar(val):
-                self.task_logger.report_scalar(tag, tag, _number(val), iteration=step)
+                self.task_logger.report_scalar(tag, tag, _number(val), step)
 
     def flush_and_close(self, runner):
         """Send (or, offline, write) what was reported; the task itself stays open."""

@@ -2,7 +2,7 @@
 import inspect
 import os.path as osp
 
-from ...dist import barrier, master_only
+from ...dist import barrier, get_dist_info, master_only
 from ...optional import require
 from ...registry import HOOKS
 from ...state import gather_rng_states
@@ -33,9 +33,13 @@ class DvcliveLoggerHook(LoggerHook):
     Each logged value goes to ``<dir>/plots/metrics/<name>.tsv`` (``train/loss`` ->
     ``plots/metrics/train/loss.tsv``); ``<dir>/metrics.json`` holds the latest values and step.
     ``kwargs`` are ``Live``'s options (``dir='dvclive'``, relative to the current directory;
-    ``resume``, ``report``, ``save_dvc_exp``, ...), checked when the hook is built; each
-    ``runner.run`` starts a new ``Live`` (which clears ``dir`` unless ``resume=True``) and ends
-    it after the run. ``dvclive``: a ``Live`` to log to instead; it is neither cleared nor ended.
+    ``resume``, ``report``, ``save_dvc_exp``, ...). As in mmcv, the ``Live`` is created when the
+    hook is built (on rank 0 only: the other ranks write nothing), as ``hook.dvclive``; it is
+    ended after the run and stays there; a later ``runner.run`` with the same hook starts a new
+    one (which clears ``dir`` unless ``resume=True``). ``dvclive``: a ``Live`` to log to
+    instead; it is neither cleared nor ended. The ``Live`` API is dvclive's (``step`` and
+    ``log_metric``), or the 0.x one mmcv used (``set_step`` and ``log``) where the class has no
+    ``log_metric``.
     ``model_file``: after every train epoch the runner saves a checkpoint to that path (its
     name may hold ``{}`` for the epoch number). Needs ``dvclive`` (``pip install
     fastrun[dvclive]``), checked when the hook is built.
@@ -50,25 +54,32 @@ class DvcliveLoggerHook(LoggerHook):
             inspect.signature(self._live_cls).bind(**kwargs)
         self.model_file = model_file
         self.kwargs = kwargs
-        #: The ``Live`` logged to: the one given, or the one this hook started for the run.
+        #: The ``Live`` logged to: the one given, or the one this hook created (None on ranks
+        #: other than 0).
         self.dvclive = dvclive
-        self._own_live = False
+        self._own_live = dvclive is None
+        self._live_ended = False
+        self._step = None  # the step last set on a dvclive 0.x Live
+        if self._own_live and get_dist_info()[0] == 0:
+            self.dvclive = self._live_cls(**kwargs)
 
     def before_run(self, runner):
         super().before_run(runner)
         if runner.rank != 0:
             return
-        self.flush_and_close(runner)  # a Live an earlier, crashed runner.run left open
-        if self.dvclive is None:
+        # The Live built with the hook serves the first run; an ended one (the runner ends it
+        # after each run, crashed or not) is replaced.
+        if self._own_live and (self.dvclive is None or self._live_ended):
             self.dvclive = self._live_cls(**self.kwargs)
-            self._own_live = True
+            self._live_ended = False
+        self._step = None
 
     def _write(self, tags, step):
         live = self.dvclive
         tags = {tag: _number(val) for tag, val in tags.items() if self.is_scalar(val)}
         if live is None or not tags:
             return
-        if hasattr(live, 'log_metric'):  # dvclive >= 1.0
+        if hasattr(type(live), 'log_metric'):  # dvclive >= 1.0
             live.step = step
             for tag, val in tags.items():
                 live.log_metric(tag, val)
@@ -76,7 +87,9 @@ class DvcliveLoggerHook(LoggerHook):
             # counts up to is never used, each log sets its own.
             live.next_step()
         else:  # dvclive 0.x, the API mmcv was written for
-            live.set_step(step)
+            if step != self._step:  # a train epoch and its val epoch share their step
+                live.set_step(step)
+                self._step = step
             for tag, val in tags.items():
                 live.log(tag, val)
 
@@ -131,11 +144,12 @@ class DvcliveLoggerHook(LoggerHook):
             super().after_train_epoch(runner)
 
     def flush_and_close(self, runner):
-        """End the ``Live`` this hook started (writing its summary); a given one is left open."""
-        live, own = self.dvclive, self._own_live
-        if own:
-            self.dvclive, self._own_live = None, False
-            live.end()
+        """End the ``Live`` this hook created (writing its summary), once; a given one is left open."""
+        if self._own_live and self.dvclive is not None and not self._live_ended:
+            self._live_ended = True
+            end = getattr(self.dvclive, 'end', None)  # dvclive 0.x wrote its summary at each step
+            if end is not None:
+                end()
 
     def after_run(self, runner):
         if runner.rank == 0:

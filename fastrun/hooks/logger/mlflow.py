@@ -40,16 +40,19 @@ class MlflowLoggerHook(LoggerHook):
     ``Default`` elsewhere. New experiments of a SQLite store keep their artifacts in
     ``mlruns/`` next to the database, not in the current directory.
 
+    The experiment is made current with ``mlflow.set_experiment(name)``, as mmcv calls it.
     A run is started unless one is active (then that one is used and left open); ``tags`` and
     ``params`` are set on it, each log is ``mlflow.log_metrics(tags, step=runner.iter + 1)``, and
     after the run the model is logged as ``models`` (``log_model``; pickled, as mmcv did) and the
-    run ended. Needs ``mlflow`` (``pip install fastrun[mlflow]``), checked when the hook is built.
+    run ended. ``hook.mlflow`` and ``hook.mlflow_pytorch`` are the modules, as in mmcv. Needs
+    ``mlflow`` (``pip install fastrun[mlflow]``), checked when the hook is built.
     """
 
     def __init__(self, exp_name=None, tags=None, params=None, log_model=True, interval=10,
                  ignore_last=True, reset_flag=False, by_epoch=True, tracking_uri=None):
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
         self.mlflow = require('mlflow', 'mlflow')
+        self._mlflow_pytorch = None
         self.exp_name = exp_name
         self.tags = tags
         self.params = params
@@ -57,6 +60,15 @@ class MlflowLoggerHook(LoggerHook):
         self.tracking_uri = tracking_uri
         self._logging = False     # between before_run and the end of the run
         self._own_run_id = None   # the run this hook started, and so ends
+        if log_model:
+            self.mlflow_pytorch  # noqa: B018 - a missing mlflow.pytorch fails when the hook is built
+
+    @property
+    def mlflow_pytorch(self):
+        """The ``mlflow.pytorch`` module (imported on first use: it takes seconds to import)."""
+        if self._mlflow_pytorch is None:
+            self._mlflow_pytorch = require('mlflow.pytorch', 'mlflow')
+        return self._mlflow_pytorch
 
     def _choose_tracking_uri(self, runner):
         """(uri, whether it is the work_dir default)."""
@@ -74,22 +86,24 @@ class MlflowLoggerHook(LoggerHook):
             return current, False
         return 'sqlite:///' + osp.join(runner.work_dir, 'mlflow.db'), True
 
-    def _experiment_id(self, runner, uri, default_store):
+    def _set_experiment(self, runner, uri, default_store):
+        """Make the experiment current; its id."""
         name = self.exp_name or os.environ.get('MLFLOW_EXPERIMENT_NAME')
         if name is None:
             env_id = os.environ.get('MLFLOW_EXPERIMENT_ID')
             if env_id and env_id not in _EXPERIMENT_IDS_SET_HERE:
-                return env_id  # chosen by the user
+                # chosen by the user
+                return self.mlflow.set_experiment(experiment_id=env_id).experiment_id
             # On the default store, the 'Default' experiment a fresh database creates would
             # put artifacts in the current folder.
             name = osp.basename(runner.work_dir) if default_store else 'Default'
         client = self.mlflow.tracking.MlflowClient(uri)
-        exp = client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        folder = _sqlite_folder(uri)
-        location = Path(folder, 'mlruns').as_uri() if folder is not None else None
-        return client.create_experiment(name, artifact_location=location)
+        if client.get_experiment_by_name(name) is None:
+            # Created here, not by set_experiment, to keep its artifacts next to the database.
+            folder = _sqlite_folder(uri)
+            location = Path(folder, 'mlruns').as_uri() if folder is not None else None
+            client.create_experiment(name, artifact_location=location)
+        return self.mlflow.set_experiment(name).experiment_id
 
     @master_only
     def before_run(self, runner):
@@ -99,9 +113,7 @@ class MlflowLoggerHook(LoggerHook):
         uri, default_store = self._choose_tracking_uri(runner)
         mlflow.set_tracking_uri(uri)
         _URIS_SET_HERE.add(uri)
-        exp_id = self._experiment_id(runner, uri, default_store)
-        mlflow.set_experiment(experiment_id=exp_id)
-        _EXPERIMENT_IDS_SET_HERE.add(exp_id)
+        _EXPERIMENT_IDS_SET_HERE.add(self._set_experiment(runner, uri, default_store))
         if mlflow.active_run() is None:
             self._own_run_id = mlflow.start_run().info.run_id
         self._logging = True
@@ -119,16 +131,20 @@ class MlflowLoggerHook(LoggerHook):
             self.mlflow.log_metrics(tags, step=self.get_iter(runner))
 
     def _log_model(self, runner):
-        mlflow_pytorch = require('mlflow.pytorch', 'mlflow')
+        log_model = self.mlflow_pytorch.log_model
         model = runner.model.module if is_module_wrapper(runner.model) else runner.model
-        params = inspect.signature(mlflow_pytorch.log_model).parameters
+        params = inspect.signature(log_model).parameters
         # Fixed requirements: inferring them imports and inspects packages (slow).
-        kwargs = dict(pip_requirements=[f'torch=={torch.__version__}'])
-        kwargs['name' if 'name' in params else 'artifact_path'] = 'models'
+        requirements = [f'torch=={torch.__version__}']
+        if 'name' not in params:  # mlflow 2 and earlier: mmcv's call
+            log_model(model, 'models', pip_requirements=requirements)
+            return
+        # mlflow 3 names the model by ``name`` (artifact_path is deprecated); its newer 'pt2'
+        # format traces the model and needs an input example.
+        kwargs = dict(name='models', pip_requirements=requirements)
         if 'serialization_format' in params:
-            # The newer 'pt2' default traces the model and needs an input example.
             kwargs['serialization_format'] = 'pickle'
-        mlflow_pytorch.log_model(model, **kwargs)
+        log_model(model, **kwargs)
 
     def _end(self, status):
         self._logging = False

@@ -10,14 +10,13 @@ def _number(val):
     return val.item() if hasattr(val, 'item') else val
 
 
-def _init_run_function():
-    """``neptune.init_run`` (neptune >= 1.0), else the ``neptune.new`` API mmcv used."""
+def _neptune_api():
+    """The module with Neptune's run API: ``neptune`` (>= 1.0), else ``neptune.new`` (0.x, mmcv's)."""
     neptune = require('neptune', 'neptune')
     if hasattr(neptune, 'init_run'):
-        return neptune.init_run
+        return neptune
     # neptune-client 0.x: ``neptune`` is the legacy API, the run API lives in ``neptune.new``.
-    new = require('neptune.new', 'neptune')
-    return getattr(new, 'init_run', None) or new.init
+    return require('neptune.new', 'neptune')
 
 
 @HOOKS.register_module()
@@ -33,28 +32,33 @@ class NeptuneLoggerHook(LoggerHook):
     ``reset_flag`` defaults to True, as in mmcv: it clears the log output after logging it, so
     logger hooks listed after it in ``log_config`` miss the evaluation results. Needs
     ``neptune`` (``pip install fastrun[neptune]``; neptune-client's ``neptune.new`` works too),
-    checked when the hook is built.
+    checked when the hook is built. ``hook.neptune`` is that module; the run is started with
+    its ``init`` (mmcv's call, neptune-client 0.x) or, where there is none, ``init_run``;
+    ``hook.run`` is the run, kept after the run as in mmcv (stopped by then).
     """
 
     def __init__(self, init_kwargs=None, interval=10, ignore_last=True, reset_flag=True,
                  with_step=True, by_epoch=True):
         super().__init__(interval, ignore_last, reset_flag, by_epoch)
-        self._init_run = _init_run_function()
+        self.neptune = _neptune_api()
         self.init_kwargs = init_kwargs
         self.with_step = with_step
-        #: The Neptune run of the current ``runner.run`` (None before it and after it ends).
+        #: The Neptune run of the current or last ``runner.run`` (None before the first one).
         self.run = None
+        self._running = False
 
     def before_run(self, runner):
         super().before_run(runner)
         if runner.rank == 0:
             self.flush_and_close(runner)  # a run an earlier, crashed runner.run left open
-            self.run = self._init_run(**(self.init_kwargs or {}))
+            start = getattr(self.neptune, 'init', None) or self.neptune.init_run
+            self.run = start(**(self.init_kwargs or {}))
+            self._running = True
 
     @master_only
     def log(self, runner):
         run = self.run
-        if run is None:
+        if not self._running:
             return
         step = self.get_iter(runner)
         tags = self.get_loggable_tags(runner)
@@ -69,10 +73,10 @@ class NeptuneLoggerHook(LoggerHook):
             run['global_step'].log(step)
 
     def flush_and_close(self, runner):
-        """Stop the Neptune run (waiting until its data is written or sent)."""
-        run, self.run = self.run, None
-        if run is not None:
-            run.stop()
+        """Stop the Neptune run (waiting until its data is written or sent), once."""
+        if self._running:
+            self._running = False
+            self.run.stop()
 
     def after_run(self, runner):
         if runner.rank == 0:

@@ -2,6 +2,7 @@
 import functools
 import importlib
 import json
+import os
 import os.path as osp
 import warnings
 
@@ -67,6 +68,10 @@ class PaviLoggerHook(LoggerHook):
     uploaded if it exists; ``add_last_ckpt`` uploads ``work_dir/latest.pth`` after the run.
     ``add_graph`` and ``img_key`` are deprecated spellings of ``add_graph_kwargs`` keys.
     Needs OpenMMLab's ``pavi`` SDK, checked when the hook is built.
+
+    ``writer`` is the ``SummaryWriter`` of the last run, kept after the run as in mmcv (closed
+    by then). ``meta['config_file']`` is run as a config file, as mmcv does, only when this run
+    set it: :meth:`fastrun.Runner.resume` never takes it from a checkpoint.
     """
 
     def __init__(self, init_kwargs=None, add_graph=None, img_key=None, add_last_ckpt=False,
@@ -95,8 +100,9 @@ class PaviLoggerHook(LoggerHook):
         self.add_ckpt_start = ckpt.get('start', 0)
         self.add_ckpt_interval = ckpt.get('interval', 1)
         self.add_last_ckpt = add_last_ckpt
-        #: The PAVI writer of the current ``runner.run`` (None before it and after it ends).
+        #: The PAVI writer of the current or last ``runner.run`` (None before the first one).
         self.writer = None
+        self._writer_open = False
         self.run_name = None
 
     # ------------------------------------------------------------------ set-up
@@ -133,6 +139,7 @@ class PaviLoggerHook(LoggerHook):
             if text is not None:
                 kwargs['session_text'] = text
         self.writer = self._writer_cls(**kwargs)
+        self._writer_open = True
 
     # ------------------------------------------------------------------ logging
     def get_step(self, runner):
@@ -143,7 +150,7 @@ class PaviLoggerHook(LoggerHook):
 
     @master_only
     def log(self, runner):
-        if self.writer is None:
+        if not self._writer_open:
             return
         tags = {tag: _number(val)
                 for tag, val in self.get_loggable_tags(runner, add_mode=False).items()
@@ -154,7 +161,9 @@ class PaviLoggerHook(LoggerHook):
     def _add_ckpt(self, runner, filename, step):
         if runner.work_dir is None:
             return
-        path = osp.realpath(osp.join(runner.work_dir, filename))  # latest.pth links to the file
+        path = osp.join(runner.work_dir, filename)
+        if osp.islink(path):  # latest.pth: the file it points to (a name in work_dir), as mmcv
+            path = osp.join(runner.work_dir, os.readlink(path))
         if osp.isfile(path):
             self.writer.add_snapshot_file(tag=self.run_name, snapshot_file_path=path,
                                           iteration=step)
@@ -210,13 +219,13 @@ class PaviLoggerHook(LoggerHook):
                 self._add_ckpt(runner, f'iter_{step}.pth', step)
 
     def flush_and_close(self, runner):
-        """Close the writer: its data is sent and PAVI told the training ended."""
-        writer, self.writer = self.writer, None
-        if writer is not None:
-            writer.close()
+        """Close the writer: its data is sent and PAVI told the training ended (once)."""
+        if self._writer_open:
+            self._writer_open = False
+            self.writer.close()
 
     def after_run(self, runner):
-        if runner.rank != 0 or self.writer is None:
+        if runner.rank != 0 or not self._writer_open:
             return
         try:
             if self.add_last_ckpt:

@@ -15,6 +15,10 @@ def _number(val):
 def _tracking_functions():
     """``(segmind.tracking.fluent.log_metrics, segmind.utils.logging_utils.try_mlflow_log)``."""
     segmind = require('segmind', 'segmind')
+    try:  # as mmcv reads them: attributes of the package
+        return segmind.tracking.fluent.log_metrics, segmind.utils.logging_utils.try_mlflow_log
+    except AttributeError:  # not imported by the package's __init__: import them
+        pass
     try:
         fluent = importlib.import_module('segmind.tracking.fluent')
         logging_utils = importlib.import_module('segmind.utils.logging_utils')

@@ -14,7 +14,8 @@ class TensorboardLoggerHook(LoggerHook):
     Tags are ``train/<name>``, ``val/<name>``, ``learning_rate`` and ``momentum`` (see
     ``get_loggable_tags``), at step ``runner.iter + 1``. ``log_dir`` defaults to
     ``<work_dir>/tf_logs``. Needs the ``tensorboard`` package (``pip install fastrun[tensorboard]``),
-    checked when the hook is built.
+    checked when the hook is built. ``writer`` is the ``SummaryWriter`` of the last run, kept
+    after the run as in mmcv (closed by then).
     """
 
     def __init__(self, log_dir=None, interval=10, ignore_last=True, reset_flag=False,
@@ -24,7 +25,9 @@ class TensorboardLoggerHook(LoggerHook):
         require('tensorboard', 'tensorboard')
         require('torch.utils.tensorboard', 'tensorboard')
         self.log_dir = log_dir
+        #: The writer of the current or last run (None before the first one).
         self.writer = None
+        self._writer_open = False
 
     @master_only
     def before_run(self, runner):
@@ -37,6 +40,7 @@ class TensorboardLoggerHook(LoggerHook):
                 raise ValueError('TensorboardLoggerHook needs log_dir or a runner with a work_dir')
             log_dir = osp.join(runner.work_dir, 'tf_logs')
         self.writer = SummaryWriter(log_dir)
+        self._writer_open = True
 
     @master_only
     def log(self, runner):
@@ -48,10 +52,10 @@ class TensorboardLoggerHook(LoggerHook):
                 self.writer.add_scalar(tag, val, step)
 
     def flush_and_close(self, runner):
-        """Flush the pending events to disk and close the writer."""
-        writer, self.writer = self.writer, None
-        if writer is not None:
-            writer.close()
+        """Flush the pending events to disk and close the writer (once)."""
+        if self._writer_open:
+            self._writer_open = False
+            self.writer.close()
 
     def after_run(self, runner):
         self.flush_and_close(runner)
