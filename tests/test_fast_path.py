@@ -260,3 +260,87 @@ def test_instance_overrides_are_found_without_reading_the_instance_dict():
     assert plain.get_triggered_stages() == ['before_train_iter', 'after_train_iter', 'after_val_iter']
     assert stage_method(plain, 'after_val_iter') == plain.after_iter
     assert not _dict_materialised(closure) and not _dict_materialised(plain)
+
+
+# -- the main job's avoidable seconds: thread count, and the exit -------------------------------
+
+def test_num_threads_from_the_config_and_the_command_line(tmp_path):
+    from fastrun.cli import main
+    from fastrun.config import Config, ConfigError, check_types
+    from tests.test_cli import BASE
+    cfg = tmp_path / 'threads.py'
+    cfg.write_text(BASE + 'runner = dict(type="EpochBasedRunner", max_epochs=1)\nnum_threads = 3\n')
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert main(['train', str(cfg), '--work-dir', str(tmp_path / 'a')]) == 0
+        assert torch.get_num_threads() == 3  # the config's
+        assert main(['train', str(cfg), '--work-dir', str(tmp_path / 'b'), '--num-threads', '1']) == 0
+        assert torch.get_num_threads() == 1  # the command line wins
+    finally:
+        torch.set_num_threads(before)
+    for bad in (0, -1, 1.5, '2'):
+        with pytest.raises(ConfigError, match='num_threads'):
+            check_types(Config(dict(num_threads=bad), filename='x.py'))
+    check_types(Config(dict(num_threads=None), filename='x.py'))
+
+
+EXIT_PROBE = '''
+import atexit, gzip, os, threading, time
+here = os.path.dirname(os.path.abspath(__file__))
+atexit.register(lambda: open(os.path.join(here, 'atexit.txt'), 'w').write('ran'))
+_left_open = open(os.path.join(here, 'buffered.txt'), 'w')  # never closed, never flushed
+_left_open.write('x' * 100)
+_gz = gzip.open(os.path.join(here, 'left_open.gz'), 'wt')   # its trailer is written on close
+_gz.write('compressed')
+
+
+def _late_writer():
+    while threading.main_thread().is_alive():  # until the main thread has ended: the exit
+        time.sleep(0.01)
+    time.sleep(0.2)
+    with open(os.path.join(here, 'thread.txt'), 'w') as f:
+        f.write('done')
+
+
+threading.Thread(target=_late_writer).start()  # non-daemon: the exit waits for it
+
+
+class _Finalized:
+    # bound now: at teardown the module's globals may already be gone
+    def __del__(self, _open=open, _path=os.path.join(here, 'finalizer.txt')):
+        with _open(_path, 'w') as f:
+            f.write('ran')
+
+
+_obj = _Finalized()
+'''
+
+
+@pytest.mark.parametrize('full_exit', [False, True])
+def test_the_command_ends_without_teardown_once_everything_is_written(tmp_path, full_exit):
+    import gzip
+    import json
+    import os
+    from tests.test_cli import BASE, run_cli
+    (tmp_path / 'exit_probe.py').write_text(EXIT_PROBE)
+    cfg = tmp_path / 'probe.py'
+    cfg.write_text(BASE + "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+                          "custom_imports = dict(imports=['exit_probe'])\n")
+    if full_exit:
+        os.environ['FASTRUN_FULL_EXIT'] = '1'
+    try:
+        proc = run_cli('train', cfg, '--work-dir', tmp_path / 'w')
+    finally:
+        os.environ.pop('FASTRUN_FULL_EXIT', None)
+    assert proc.returncode == 0
+    assert (tmp_path / 'atexit.txt').read_text() == 'ran'
+    assert (tmp_path / 'buffered.txt').read_text() == 'x' * 100
+    assert (tmp_path / 'thread.txt').read_text() == 'done'
+    with gzip.open(tmp_path / 'left_open.gz', 'rt') as f:
+        assert f.read() == 'compressed'
+    [log] = [p for p in (tmp_path / 'w').iterdir() if p.name.endswith('.log.json')]
+    assert json.loads(log.read_text().splitlines()[-1])['mode'] == 'val'
+    assert 'Epoch(val) [1]' in proc.stderr  # the last log line reached the terminal
+    # what the quick exit skips: the interpreter's teardown (finalizers of objects other than files)
+    assert (tmp_path / 'finalizer.txt').exists() == full_exit
