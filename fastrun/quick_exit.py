@@ -9,6 +9,7 @@ behind, then ends the process at once.
 import _io
 import atexit
 import gc
+import io
 import os
 import sys
 import threading
@@ -16,19 +17,43 @@ import threading
 __all__ = ['quick_exit']
 
 
+_IOBASE = getattr(_io, '_IOBase', None) or io.IOBase  # the C base of every file object
+
+
 def _close_open_files():
     # What the interpreter's teardown would do to a file object still open (a hook that never
-    # closed its file): its finalizer closes it, writing what is buffered. Type checks only:
-    # no attribute of an arbitrary object is read.
+    # closed its file): its finalizer closes it, writing what is buffered. A wrapper is closed
+    # before what it wraps (text over gzip over a buffered writer over the raw file), or its
+    # last bytes would find its inner file closed. Only types are checked and references
+    # followed (gc.get_referents): no attribute of an arbitrary object is read.
     std = {id(f) for f in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__, sys.stdin,
                            sys.__stdin__) if f is not None}
-    for obj in gc.get_objects():
-        if issubclass(type(obj), _io._IOBase) and id(obj) not in std:
-            try:
-                if not obj.closed:
-                    obj.close()
-            except Exception:  # a broken file must not keep the others from being written
-                pass
+    files = [obj for obj in gc.get_objects()
+             if issubclass(type(obj), _IOBASE) and id(obj) not in std]
+    ids = {id(f) for f in files}
+    inner = {}
+    for f in files:
+        found = []
+        for ref in gc.get_referents(f):
+            refs = gc.get_referents(ref) if type(ref) is dict else (ref,)  # a Python wrapper's attributes
+            found += [id(r) for r in refs if id(r) in ids]
+        inner[id(f)] = found
+    depth = dict.fromkeys(ids, 0)  # 0: wrapped by no other open file
+    for _ in range(len(files)):
+        changed = False
+        for f in files:
+            for i in inner[id(f)]:
+                if depth[i] <= depth[id(f)]:
+                    depth[i] = depth[id(f)] + 1
+                    changed = True
+        if not changed:
+            break
+    for f in sorted(files, key=lambda f: depth[id(f)]):
+        try:
+            if not f.closed:
+                f.close()
+        except Exception:  # a broken file must not keep the others from being written
+            pass
 
 
 def quick_exit(code=0):
@@ -37,7 +62,8 @@ def quick_exit(code=0):
     In the order of the interpreter's exit: non-daemon threads are joined (and executors shut
     down), ``atexit`` handlers run (``logging.shutdown`` flushing and closing the log files,
     W&B and MLflow finishing their runs, ``torch.distributed`` shutting down, data loader
-    workers stopped), files still open are closed (flushing their buffers), standard output
+    workers stopped), files still open are closed (flushing their buffers; each wrapper before
+    the file it wraps, which the interpreter's own teardown does not promise), standard output
     and error are flushed; then ``os._exit``. Skipped: finalizers of objects other than files,
     and the C-level exit handlers. A native profiler that saves its data at process exit needs
     those: under Nsight Systems / Nsight Compute (``CUDA_INJECTION64_PATH`` set), or with

@@ -286,13 +286,17 @@ def test_num_threads_from_the_config_and_the_command_line(tmp_path):
 
 
 EXIT_PROBE = '''
-import atexit, gzip, os, threading, time
+import atexit, gzip, io, os, threading, time
 here = os.path.dirname(os.path.abspath(__file__))
 atexit.register(lambda: open(os.path.join(here, 'atexit.txt'), 'w').write('ran'))
 _left_open = open(os.path.join(here, 'buffered.txt'), 'w')  # never closed, never flushed
 _left_open.write('x' * 100)
 _gz = gzip.open(os.path.join(here, 'left_open.gz'), 'wt')   # its trailer is written on close
 _gz.write('compressed')
+# text over gzip over a file the gzip layer does not own: each layer must close before the next
+_raw = open(os.path.join(here, 'nested.gz'), 'wb')
+_nested = io.TextIOWrapper(gzip.GzipFile(fileobj=_raw, mode='wb'))
+_nested.write('nested')
 
 
 def _late_writer():
@@ -339,6 +343,9 @@ def test_the_command_ends_without_teardown_once_everything_is_written(tmp_path, 
     assert (tmp_path / 'thread.txt').read_text() == 'done'
     with gzip.open(tmp_path / 'left_open.gz', 'rt') as f:
         assert f.read() == 'compressed'
+    if not full_exit:  # the interpreter's own teardown may close the raw file first (it did here)
+        with gzip.open(tmp_path / 'nested.gz', 'rt') as f:
+            assert f.read() == 'nested'
     [log] = [p for p in (tmp_path / 'w').iterdir() if p.name.endswith('.log.json')]
     assert json.loads(log.read_text().splitlines()[-1])['mode'] == 'val'
     assert 'Epoch(val) [1]' in proc.stderr  # the last log line reached the terminal
