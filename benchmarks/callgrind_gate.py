@@ -3,8 +3,12 @@
 Wall-clock timings on shared machines are too noisy to gate on; instruction counts under
 ``valgrind --tool=callgrind`` repeat to within 0.01 %. This script counts instructions per
 hook call and per loop iteration for the compiled core, the pure-Python twin and a naive
-mmcv-style loop, and compares them with ``callgrind_baseline.json``: a rise of more than 2 %
-fails.
+mmcv-style loop, with hooks that do nothing (``pass``) and hooks that keep state
+(``self.n += 1``, attribute access on every call), and compares them with
+``callgrind_baseline.json``: a rise of more than 2 % fails. It also fails when a stateful
+hook costs more per call after registration (its tables built by ``fastrun.hook.stage_method``,
+its ``priority`` set, as ``Runner.register_hook`` does) than the same hook never registered:
+registration must leave the hook's attributes on CPython's fast path.
 
     python benchmarks/callgrind_gate.py            # compare with the baseline (exit 1 on a rise)
     python benchmarks/callgrind_gate.py --update   # write the current counts as the baseline
@@ -15,6 +19,7 @@ importing fastrun (and so torch), to keep each valgrind run to a few seconds.
 """
 import argparse
 import glob
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -51,12 +56,27 @@ class _Hook:
         pass
 
 
+def _counter_class(base):
+    class Counter(base):
+        """A hook keeping state: each call reads and writes an attribute of the hook."""
+
+        def __init__(self):
+            self.n = 0
+
+        def before_train_iter(self, runner):
+            self.n += 1
+
+        def after_train_iter(self, runner):
+            self.n += 1
+    return Counter
+
+
 class _Runner:
-    def __init__(self):
+    def __init__(self, hook_class=_Hook):
         self._iter = 0
         self._inner_iter = 0
         self.stop_training = False
-        self.hooks = [_Hook() for _ in range(HOOKS)]
+        self.hooks = [hook_class() for _ in range(HOOKS)]
 
     def call_hook(self, name):
         for hook in self.hooks:
@@ -76,19 +96,35 @@ def _naive_epoch(runner, loader, step):
 
 
 def child(workload, n):
-    """The measured program: ``n`` repetitions of ``workload``."""
+    """The measured program: ``n`` repetitions of ``workload`` (``kind-impl``).
+
+    kind: ``dispatch`` / ``stateful`` (one stage of HOOKS no-op / stateful hooks), ``loop`` /
+    ``loopstateful`` (an epoch of n iterations). impl: ``cython`` / ``python`` (the hooks go
+    through fastrun's registration path: ``priority`` set, tables from ``stage_method``),
+    ``unregistered`` (the compiled core over tables of never-registered hooks' bound methods)
+    or ``naive`` (mmcv's ``getattr`` loop over fresh hooks).
+    """
     kind, impl = workload.split('-')
-    runner = _Runner()
+    stateful = kind in ('stateful', 'loopstateful')
+    hook_mod = _load('_hook', 'hook.py') if stateful else None
+    runner = _Runner(_counter_class(hook_mod.Hook) if stateful else _Hook)
     step = lambda batch: None  # noqa: E731
     if impl != 'naive':
-        core = _load('_core_cy', '_core_cy*.so') if impl == 'cython' else _load('_core_py', '_core_py.py')
+        core = (_load('_core_py', '_core_py.py') if impl == 'python'
+                else _load('_core_cy', '_core_cy' + importlib.machinery.EXTENSION_SUFFIXES[0]))
         d = core.Dispatcher(STAGES)
         tables = [()] * len(STAGES)
         for name in ('before_train_iter', 'after_train_iter'):
-            tables[STAGES.index(name)] = tuple(getattr(h, name) for h in runner.hooks)
+            if stateful and impl != 'unregistered':
+                for h in runner.hooks:
+                    h.priority = 50  # what Runner.register_hook sets
+                table = tuple(hook_mod.stage_method(h, name) for h in runner.hooks)
+            else:
+                table = tuple(getattr(h, name) for h in runner.hooks)
+            tables[STAGES.index(name)] = table
         d.set_tables(tables)
         idx = STAGES.index('after_train_iter')
-    if kind == 'dispatch':
+    if kind in ('dispatch', 'stateful'):
         if impl == 'naive':
             for _ in range(n):
                 runner.call_hook('after_train_iter')
@@ -116,17 +152,42 @@ def count(workload, n):
         return int(m.group(1))
 
 
+WORKLOADS = (
+    ('dispatch', ('cython', 'python', 'naive')),
+    ('stateful', ('cython', 'python', 'unregistered', 'naive')),
+    ('loop', ('cython', 'python', 'naive')),
+    ('loopstateful', ('cython', 'python', 'naive')),
+)
+
+
 def measure():
     results = {}
-    for kind, unit in (('dispatch', HOOKS), ('loop', 1)):
-        for impl in ('cython', 'python', 'naive'):
+    for kind, impls in WORKLOADS:
+        unit = HOOKS if kind in ('dispatch', 'stateful') else 1
+        for impl in impls:
             w = f'{kind}-{impl}'
             per = (count(w, N2) - count(w, N1)) / (N2 - N1) / unit
-            key = f'{kind}/{impl}/' + ('instructions_per_hook_call' if kind == 'dispatch'
+            key = f'{kind}/{impl}/' + ('instructions_per_hook_call' if unit == HOOKS
                                        else f'instructions_per_iteration_{HOOKS}x2_hooks')
             results[key] = round(per, 1)
             print(f'{key:60s} {per:12.1f}', flush=True)
     return results
+
+
+def _ratios(current):
+    for kind in ('dispatch', 'stateful'):
+        naive = current[f'{kind}/naive/instructions_per_hook_call']
+        for impl in ('cython', 'python'):
+            ratio = current[f'{kind}/{impl}/instructions_per_hook_call'] / naive
+            print(f'{kind:8s} hook call, {impl} core / naive loop: {ratio:.2f}x')
+
+
+def registration_slows(current):
+    """True when a registered stateful hook costs more per call than the never-registered one."""
+    registered = current['stateful/cython/instructions_per_hook_call']
+    fresh = current['stateful/unregistered/instructions_per_hook_call']
+    print(f'stateful hook call, registered / never registered: {registered / fresh:.3f}x')
+    return registered > fresh * 1.005
 
 
 def main():
@@ -138,16 +199,25 @@ def main():
         child(args.child[0], int(args.child[1]))
         return 0
     current = measure()
-    ratio = current['dispatch/cython/instructions_per_hook_call'] / current['dispatch/naive/instructions_per_hook_call']
-    print(f'compiled core / naive loop, per hook call: {ratio:.2f}x')
+    _ratios(current)
+    if registration_slows(current):
+        print('FAIL registering a hook makes its calls dearer: something on the registration path '
+              'reads the hook\'s __dict__ (vars(), copy), which de-optimises its attribute access')
+        return 1
+    python = '.'.join(map(str, sys.version_info[:2]))
     if args.update:
         with open(BASELINE, 'w') as f:
-            json.dump(current, f, indent=2, sort_keys=True)
+            json.dump(dict(current, python=python), f, indent=2, sort_keys=True)
             f.write('\n')
         print(f'baseline written to {os.path.relpath(BASELINE, ROOT)}')
         return 0
     with open(BASELINE) as f:
         baseline = json.load(f)
+    if baseline.get('python', python) != python:
+        # Each interpreter version runs a different number of instructions for the same code.
+        print(f'the baseline was counted under Python {baseline["python"]}, this is {python}: '
+              'counts not compared (the registration check above passed)')
+        return 0
     failed = []
     for key, value in current.items():
         base = baseline.get(key)

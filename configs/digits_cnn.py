@@ -31,6 +31,7 @@ checkpoint_config = dict(interval=1, max_keep_ckpts=2)  # epoch_N.pth, latest.pt
 log_config = dict(interval=10, hooks=[dict(type='TextLoggerHook')])  # text log + <timestamp>.log.json
 workflow = [('train', 1)]
 seed = 0  # same split, same init, same data order on every run
+num_threads = 1  # the ops are tiny: a second intra-op thread only adds sync (and spins on a busy machine)
 log_level = 'INFO'
 load_from = None
 resume_from = None

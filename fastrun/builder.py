@@ -68,7 +68,13 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
     ``rank * workers_per_gpu`` + their id. Without ``dist`` it is a one-process
     ResumableSampler: the order of an epoch depends only on ``seed`` and the epoch, so a run
     resumed mid-epoch sees the batches of the run it continues.
+
+    In-memory data sets (``Digits``, ``SyntheticClassification``, a ``TensorDataset``) without
+    workers get an :class:`~fastrun.datasets.loader.InMemoryLoader`: the same batches in the
+    same order, each taken with one tensor index instead of per-sample ``__getitem__`` calls
+    and ``default_collate``.
     """
+    from .datasets.loader import InMemoryLoader, batch_indexer
     sampler = None
     worker_seed = seed
     if dist:
@@ -89,13 +95,17 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
     # The loader's own generator: starting an epoch (the workers' base seed) never draws from
     # torch's global RNG, whose stream a resumed run restores.
     generator = torch.Generator().manual_seed(sampler.seed)
-    return DataLoader(
+    take = None
+    if workers_per_gpu == 0 and 'collate_fn' not in kwargs and 'batch_sampler' not in kwargs:
+        take = batch_indexer(dataset)
+    loader_cls, extra = (DataLoader, {}) if take is None else (InMemoryLoader, dict(take=take))
+    return loader_cls(
         dataset, batch_size=samples_per_gpu, sampler=sampler, shuffle=shuffle,
         num_workers=workers_per_gpu, pin_memory=pin_memory, drop_last=drop_last,
         persistent_workers=persistent_workers and workers_per_gpu > 0, generator=generator,
         worker_init_fn=(_worker_init(worker_seed) if worker_seed is not None and workers_per_gpu > 0
                         else None),
-        **kwargs)
+        **extra, **kwargs)
 
 
 _NORM = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm,

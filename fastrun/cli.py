@@ -66,7 +66,13 @@ def cmd_train(args):
         cfg.resume_from = args.resume_from
     if args.load_from is not None:
         cfg.load_from = args.load_from
+    if args.num_threads is not None:
+        cfg.num_threads = args.num_threads
     check_types(cfg)
+    if cfg.get('num_threads') is not None:
+        # Before any tensor work: torch sizes its intra-op pool from this (default: one thread
+        # per core, which spin against other processes on a shared machine).
+        torch.set_num_threads(cfg.num_threads)
     check_hooks(cfg)
     auto_resume = args.auto_resume or cfg.get('auto_resume')
     if args.seed is not None:
@@ -242,6 +248,9 @@ def build_parser():
     p.add_argument('--seed', type=int)
     p.add_argument('--deterministic', action='store_true')
     p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--num-threads', type=int, metavar='N',
+                   help='torch intra-op CPU threads (config key num_threads; default: torch\'s, '
+                        'one per core); 1 is fastest for small models and on shared machines')
     p.add_argument('--nvtx', action='store_true',
                    help='NVTX ranges per stage, hook, data fetch and step (for nsys profile)')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
@@ -276,6 +285,18 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     return args.func(args)
+
+
+def entry():
+    """The ``fastrun`` command: :func:`main`, then an exit without the interpreter's teardown.
+
+    A command that finished ends through :func:`fastrun.quick_exit.quick_exit` (files flushed
+    and closed, ``atexit`` handlers run), 1-1.5 s sooner than an ordinary exit with torch
+    loaded; an error propagates as usual.
+    """
+    code = main()
+    from .quick_exit import quick_exit
+    quick_exit(code)
 
 
 if __name__ == '__main__':

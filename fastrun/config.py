@@ -614,7 +614,7 @@ KNOWN_KEYS = frozenset((
     'cudnn_benchmark', 'gpu_ids', 'profiling', 'dataset_type', 'img_norm_cfg', 'train_pipeline',
     'test_pipeline', 'fp16', 'auto_resume', 'find_unused_parameters', 'mp_start_method',
     'opencv_num_threads', 'device', 'compile', 'channels_last', 'amp', 'no_validate', 'timer_config',
-    'env_cfg', 'model_wrapper_cfg', 'sync_bn',
+    'env_cfg', 'model_wrapper_cfg', 'sync_bn', 'num_threads',
 ))
 
 
@@ -657,6 +657,11 @@ def _positive_int(value, cfg):
 def _non_negative_int(value, cfg):
     if not (_is_int(value) and value >= 0):
         raise _Invalid(f'must be a non-negative int, got {value!r}')
+
+
+def _optional_positive_int(value, cfg):
+    if value is not None and not (_is_int(value) and value > 0):
+        raise _Invalid(f'must be None or a positive int, got {value!r}')
 
 
 def _int(value, cfg):
@@ -747,6 +752,7 @@ _TYPE_CHECKS = (
     ('load_from', _checkpoint_path),
     ('resume_from', _checkpoint_path),
     ('seed', _optional_int),
+    ('num_threads', _optional_positive_int),
 )
 
 _MISSING = object()

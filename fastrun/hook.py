@@ -86,10 +86,19 @@ class Hook:
 
 
 def _overrides(hook, name):
-    # An instance attribute counts too: ClosureHook sets its function on the instance.
-    if name in getattr(hook, '__dict__', ()):
-        return True
-    return getattr(type(hook), name, None) is not getattr(Hook, name)
+    """Whether ``hook`` does its own thing at ``name``: its class overrides it, or the instance.
+
+    An instance attribute counts (ClosureHook stores its function on the instance). It is found
+    by comparing what ``getattr`` returns with the class attribute, never through the instance's
+    ``__dict__``: on CPython 3.11+ reading ``__dict__`` (``vars()``, ``copy.copy`` too) turns
+    the object's inline attribute values into a real dict, and every later ``self.x`` of that
+    hook takes a slower path (``self.n += 1`` costs 40-75 % more per call).
+    """
+    cls_attr = getattr(type(hook), name, None)
+    attr = getattr(hook, name, None)
+    if getattr(attr, '__func__', None) is cls_attr and getattr(attr, '__self__', None) is hook:
+        return cls_attr is not getattr(Hook, name)  # the class's method, bound to this hook
+    return attr is not None  # set on the instance, or a class attribute that is no function
 
 
 def stage_method(hook, name):

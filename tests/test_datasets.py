@@ -196,6 +196,29 @@ def test_digits_without_sklearn_says_how_to_install(monkeypatch):
         Digits()
 
 
+def test_digits_reads_sklearns_file_without_importing_sklearn():
+    import subprocess
+    code = ('import sys\nfrom fastrun.datasets import Digits\nd = Digits("val")\n'
+            'print(len(d), sorted(m for m in sys.modules if m.split(".")[0] == "sklearn"))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(None, 1) == [str(len(Digits('val'))), '[]\n']
+
+
+def test_digits_file_holds_exactly_what_sklearns_loader_gives(monkeypatch):
+    from sklearn.datasets import load_digits
+
+    from fastrun.datasets import digits
+    images, labels = digits._digits_arrays(digits.bundled_digits_file())
+    ref = load_digits()
+    np.testing.assert_array_equal(images, ref.images.astype(np.float32))
+    np.testing.assert_array_equal(labels, ref.target)
+    # no file where scikit-learn keeps it (another layout): scikit-learn's own loader, same data
+    fast = Digits('test', seed=3)
+    monkeypatch.setattr(digits, 'bundled_digits_file', lambda: None)
+    slow = Digits('test', seed=3)
+    assert torch.equal(fast.imgs, slow.imgs) and torch.equal(fast.gt_labels, slow.gt_labels)
+
+
 def test_digits_from_registry_and_evaluate_perfect_scores():
     ds = build_from_cfg(dict(type='Digits', split='test'), DATASETS)
     onehot = np.eye(10)[ds.get_gt_labels()]
@@ -279,3 +302,93 @@ def test_image_folder_missing_and_empty_folders(tmp_path):
     _write_png(tmp_path / 'full' / 'a.png', np.zeros((2, 2), np.uint8))
     with pytest.raises(FileNotFoundError, match='ghost'):
         ImageFolder(tmp_path, classes=['full', 'ghost'])
+
+
+# ------------------------------------------------------------------ batches by one tensor index
+def _plain_loader(ds, batch_size, seed, drop_last):
+    """What build_dataloader gave before in-memory batching: per-sample __getitem__ + collate."""
+    from fastrun.sampler import ResumableSampler
+    sampler = ResumableSampler(ds, shuffle=True, seed=seed, num_replicas=1, rank=0)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def _assert_same_batch(a, b):
+    assert type(a) is type(b)
+    pairs = [(a[k], b[k]) for k in a] if isinstance(a, dict) else list(zip(a, b, strict=True))
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+    for x, y in pairs:
+        assert x.dtype == y.dtype and x.shape == y.shape and torch.equal(x, y)
+        assert x.is_contiguous()
+
+
+IN_MEMORY = {
+    'digits': lambda: Digits('train'),
+    'synthetic': lambda: SyntheticClassification(num_samples=70, shape=(2, 3, 3), num_classes=3),
+    'tensors': lambda: torch.utils.data.TensorDataset(torch.randn(70, 5), torch.arange(70) % 4),
+}
+
+
+@pytest.mark.parametrize('drop_last', [False, True])
+@pytest.mark.parametrize('kind', list(IN_MEMORY))
+def test_in_memory_loader_gives_the_batches_of_a_per_sample_loader(kind, drop_last):
+    from fastrun.builder import build_dataloader
+    from fastrun.datasets.loader import InMemoryLoader
+    from fastrun.resume import loader_state
+    from fastrun.sampler import start_after
+    ds = IN_MEMORY[kind]()
+    fast = build_dataloader(ds, 16, seed=5, drop_last=drop_last)
+    assert isinstance(fast, InMemoryLoader)
+    assert not isinstance(build_dataloader(ds, 16, workers_per_gpu=1, seed=5), InMemoryLoader)
+    plain = _plain_loader(ds, 16, 5, drop_last)
+    assert len(fast) == len(plain)
+    for epoch in (0, 1, 1):
+        fast.sampler.set_epoch(epoch)
+        plain.sampler.set_epoch(epoch)
+        got, want = list(fast), list(plain)
+        assert len(got) == len(want) == len(fast)
+        for a, b in zip(got, want):
+            _assert_same_batch(a, b)
+    # a run resumed 3 batches into an epoch draws the rest of that epoch's batches
+    fast.sampler.set_epoch(2)
+    plain.sampler.set_epoch(2)
+    rest_fast, exact = start_after(fast, 3)
+    rest_plain, _ = start_after(plain, 3)
+    assert exact
+    got, want = list(rest_fast), list(rest_plain)
+    assert len(got) == len(fast) - 3
+    for a, b in zip(got, want, strict=True):
+        _assert_same_batch(a, b)
+    # checkpoints keep the loader's sampler and generator state: both moved alike
+    sa, sb = loader_state(fast), loader_state(plain)
+    assert sa['sampler'] == sb['sampler'] and torch.equal(sa['generator'], sb['generator'])
+
+
+class _PerSampleSynthetic(SyntheticClassification):
+    """The same data set, but with its own __getitem__: it goes through the per-sample path."""
+
+    def __getitem__(self, idx):
+        return dict(img=self.imgs[idx], gt_label=self.gt_labels[idx])
+
+
+def test_training_on_in_memory_batches_equals_per_sample_and_resumes_exactly(tmp_path):
+    from fastrun.registry import DATASETS
+    from tests.test_resume import Crash, assert_same_run, make_cfg, scramble_rngs, train
+    DATASETS.register_module(module=_PerSampleSynthetic, force=True)
+    try:
+        per_sample_cfg = make_cfg(tmp_path / 'per_sample')
+        per_sample_cfg.data.train.type = '_PerSampleSynthetic'
+        per_sample = train(per_sample_cfg, 'per_sample')
+    finally:
+        DATASETS._module_dict.pop('_PerSampleSynthetic', None)
+    straight = train(make_cfg(tmp_path / 'a'), 'straight')
+    assert_same_run(per_sample, straight, tmp_path / 'per_sample', tmp_path / 'a')
+    # interrupted 3 batches into epoch 2 (an iteration checkpoint every 5), then resumed
+    cfg = make_cfg(tmp_path / 'b', kind='iter')
+    straight_iter = train(make_cfg(tmp_path / 'c', kind='iter'), 'straight')
+    with pytest.raises(RuntimeError, match='simulated crash'):
+        train(cfg, 'first', hooks=[Crash(13)])
+    scramble_rngs()
+    resumed = train(cfg, 'second', resume_from=str(tmp_path / 'b' / 'iter_10.pth'))
+    assert_same_run(straight_iter, resumed, tmp_path / 'c', tmp_path / 'b')

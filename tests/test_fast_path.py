@@ -1,4 +1,8 @@
-"""The fast path: no host syncs between log intervals, NVTX tables swapped only when asked."""
+"""The fast path: no host syncs between log intervals, NVTX tables swapped only when asked,
+hooks whose attribute access registration leaves on CPython's fast path."""
+import ctypes
+import sys
+
 import pytest
 import torch
 
@@ -186,3 +190,164 @@ def test_compiled_model_trains_like_the_eager_one():
         assert isinstance(model, torch.nn.Module) and hasattr(model, 'train_step')
     for a, b in zip(*results):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+# -- registration leaves a hook's attributes where CPython reads them fastest -------------------
+
+#: CPython versions whose object layout ``_dict_materialised`` knows (checked on each of them).
+_KNOWN_LAYOUT = sys.implementation.name == 'cpython' and (3, 11) <= sys.version_info[:2] <= (3, 13)
+
+
+def _dict_materialised(obj):
+    """Whether CPython has replaced ``obj``'s inline attribute values by a real dict.
+
+    On 3.11-3.13 an instance of a plain class keeps its attributes in an inline values array,
+    and the word three pointers before the object is the dict pointer: NULL (3.11, 3.13) or the
+    values pointer tagged with bit 0 (3.12) until something reads ``obj.__dict__`` (``vars()``,
+    ``copy.copy``); from then on it points to a dict and every ``self.x`` of the object takes
+    the slower dict path (40-75 % more per ``self.n += 1`` call). The word is read, never
+    written, and reading it materialises nothing.
+    """
+    word = ctypes.c_size_t.from_address(id(obj) - 3 * ctypes.sizeof(ctypes.c_void_p)).value
+    return word != 0 and not word & 1
+
+
+class _Counter(Hook):
+    """A hook that keeps state, as real hooks do."""
+
+    def __init__(self):
+        self.n = 0
+
+    def before_train_iter(self, runner):
+        self.n += 1
+
+    def after_iter(self, runner):  # generic: called at train and val iterations
+        self.n += 10
+
+
+@pytest.mark.skipif(not _KNOWN_LAYOUT, reason='the probe knows the object layout of CPython 3.11-3.13')
+def test_registering_and_running_hooks_never_materialises_their_dict(core, tmp_path):
+    probe_check = _Counter()
+    assert not _dict_materialised(probe_check)
+    assert 'n' in probe_check.__dict__  # what the registration path must never do
+    assert _dict_materialised(probe_check)  # ... and the probe sees it
+
+    counter = _Counter()
+    closure = fastrun.ClosureHook('after_train_epoch', lambda r: seen.append(r.epoch))
+    seen = []
+    model = fastrun_model()
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                    work_dir=str(tmp_path), max_epochs=2)
+    runner.register_training_hooks(
+        lr_config=dict(policy='step', step=[1]), optimizer_config=dict(grad_clip=None),
+        checkpoint_config=dict(interval=1), log_config=dict(interval=2, hooks=[dict(type='TextLoggerHook')]))
+    runner.register_hook(counter, 'HIGH')
+    runner.register_hook(closure)
+    runner.get_hook_info()
+    runner.run([make_loader(3), make_loader(2)], [('train', 1), ('val', 1)])
+    # the hooks did run through their tables: 2 epochs x (3 train iters x 11 + 2 val iters x 10)
+    assert counter.n == 2 * (3 * 11 + 2 * 10)
+    assert seen == [0, 1]
+    assert [type(h).__name__ for h in runner.hooks if _dict_materialised(h)] == []
+
+
+@pytest.mark.skipif(not _KNOWN_LAYOUT, reason='the probe knows the object layout of CPython 3.11-3.13')
+def test_instance_overrides_are_found_without_reading_the_instance_dict():
+    from fastrun.hook import stage_method
+    closure = fastrun.ClosureHook('after_val_iter', lambda r: None)
+    plain = _Counter()
+    assert closure.get_triggered_stages() == ['after_val_iter']
+    assert plain.get_triggered_stages() == ['before_train_iter', 'after_train_iter', 'after_val_iter']
+    assert stage_method(plain, 'after_val_iter') == plain.after_iter
+    assert not _dict_materialised(closure) and not _dict_materialised(plain)
+
+
+# -- the main job's avoidable seconds: thread count, and the exit -------------------------------
+
+def test_num_threads_from_the_config_and_the_command_line(tmp_path):
+    from fastrun.cli import main
+    from fastrun.config import Config, ConfigError, check_types
+    from tests.test_cli import BASE
+    cfg = tmp_path / 'threads.py'
+    cfg.write_text(BASE + 'runner = dict(type="EpochBasedRunner", max_epochs=1)\nnum_threads = 3\n')
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert main(['train', str(cfg), '--work-dir', str(tmp_path / 'a')]) == 0
+        assert torch.get_num_threads() == 3  # the config's
+        assert main(['train', str(cfg), '--work-dir', str(tmp_path / 'b'), '--num-threads', '1']) == 0
+        assert torch.get_num_threads() == 1  # the command line wins
+    finally:
+        torch.set_num_threads(before)
+    for bad in (0, -1, 1.5, '2'):
+        with pytest.raises(ConfigError, match='num_threads'):
+            check_types(Config(dict(num_threads=bad), filename='x.py'))
+    check_types(Config(dict(num_threads=None), filename='x.py'))
+
+
+EXIT_PROBE = '''
+import atexit, gzip, io, os, threading, time
+here = os.path.dirname(os.path.abspath(__file__))
+atexit.register(lambda: open(os.path.join(here, 'atexit.txt'), 'w').write('ran'))
+_left_open = open(os.path.join(here, 'buffered.txt'), 'w')  # never closed, never flushed
+_left_open.write('x' * 100)
+_gz = gzip.open(os.path.join(here, 'left_open.gz'), 'wt')   # its trailer is written on close
+_gz.write('compressed')
+# text over gzip over a file the gzip layer does not own: each layer must close before the next
+_raw = open(os.path.join(here, 'nested.gz'), 'wb')
+_nested = io.TextIOWrapper(gzip.GzipFile(fileobj=_raw, mode='wb'))
+_nested.write('nested')
+
+
+def _late_writer():
+    while threading.main_thread().is_alive():  # until the main thread has ended: the exit
+        time.sleep(0.01)
+    time.sleep(0.2)
+    with open(os.path.join(here, 'thread.txt'), 'w') as f:
+        f.write('done')
+
+
+threading.Thread(target=_late_writer).start()  # non-daemon: the exit waits for it
+
+
+class _Finalized:
+    # bound now: at teardown the module's globals may already be gone
+    def __del__(self, _open=open, _path=os.path.join(here, 'finalizer.txt')):
+        with _open(_path, 'w') as f:
+            f.write('ran')
+
+
+_obj = _Finalized()
+'''
+
+
+@pytest.mark.parametrize('full_exit', [False, True])
+def test_the_command_ends_without_teardown_once_everything_is_written(tmp_path, full_exit):
+    import gzip
+    import json
+    import os
+    from tests.test_cli import BASE, run_cli
+    (tmp_path / 'exit_probe.py').write_text(EXIT_PROBE)
+    cfg = tmp_path / 'probe.py'
+    cfg.write_text(BASE + "runner = dict(type='EpochBasedRunner', max_epochs=1)\n"
+                          "custom_imports = dict(imports=['exit_probe'])\n")
+    if full_exit:
+        os.environ['FASTRUN_FULL_EXIT'] = '1'
+    try:
+        proc = run_cli('train', cfg, '--work-dir', tmp_path / 'w')
+    finally:
+        os.environ.pop('FASTRUN_FULL_EXIT', None)
+    assert proc.returncode == 0
+    assert (tmp_path / 'atexit.txt').read_text() == 'ran'
+    assert (tmp_path / 'buffered.txt').read_text() == 'x' * 100
+    assert (tmp_path / 'thread.txt').read_text() == 'done'
+    with gzip.open(tmp_path / 'left_open.gz', 'rt') as f:
+        assert f.read() == 'compressed'
+    if not full_exit:  # the interpreter's own teardown may close the raw file first (it did here)
+        with gzip.open(tmp_path / 'nested.gz', 'rt') as f:
+            assert f.read() == 'nested'
+    [log] = [p for p in (tmp_path / 'w').iterdir() if p.name.endswith('.log.json')]
+    assert json.loads(log.read_text().splitlines()[-1])['mode'] == 'val'
+    assert 'Epoch(val) [1]' in proc.stderr  # the last log line reached the terminal
+    # what the quick exit skips: the interpreter's teardown (finalizers of objects other than files)
+    assert (tmp_path / 'finalizer.txt').exists() == full_exit

@@ -1,6 +1,9 @@
 """scikit-learn's bundled 8x8 handwritten digits as a train/val/test classification dataset."""
 import functools
+import gzip
+import importlib.util
 import numbers
+import os
 
 import numpy as np
 import torch
@@ -10,22 +13,53 @@ from .base import BaseDataset
 
 __all__ = ['Digits']
 
+_INSTALL_HINT = 'pip install fastrun[digits]'
+
 
 def _import_load_digits():
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
         raise ImportError('the Digits dataset needs scikit-learn, an optional dependency: '
-                          'pip install fastrun[digits]') from e
+                          f'{_INSTALL_HINT}') from e
     return load_digits
 
 
-@functools.lru_cache(maxsize=1)
-def _digits_arrays(load_digits):
+def bundled_digits_file():
+    """Path of the ``digits.csv.gz`` that scikit-learn ships, found without importing it; or None.
+
+    ``import sklearn`` costs 1.5-4 s (SciPy and friends) for a 60 kB file; ``find_spec`` of a
+    top-level package only locates its folder.
+    """
+    try:
+        spec = importlib.util.find_spec('sklearn')
+    except (ImportError, ValueError):  # a broken install, or a module with no spec
+        return None
+    for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
+        path = os.path.join(folder, 'datasets', 'data', 'digits.csv.gz')
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def _read_digits_file(path):
+    # The format scikit-learn's load_digits reads: 1,797 rows of 64 pixels then the label.
+    with gzip.open(path, 'rt', encoding='utf-8') as f:
+        data = np.loadtxt(f, delimiter=',')
+    if data.ndim != 2 or data.shape[1] != 65:
+        return None
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1]
+
+
+@functools.lru_cache(maxsize=2)
+def _digits_arrays(path):
     # Parsing the bundled CSV takes tens of milliseconds; the three splits share one copy.
-    bunch = load_digits()
-    images = bunch.images.astype(np.float32)
-    labels = bunch.target.astype(np.int64)
+    arrays = _read_digits_file(path) if path is not None else None
+    if arrays is None:  # no file where scikit-learn keeps it (or a new format): its own loader
+        bunch = _import_load_digits()()
+        arrays = bunch.images, bunch.target
+    images = arrays[0].astype(np.float32)
+    labels = arrays[1].astype(np.int64)
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
@@ -62,7 +96,8 @@ class Digits(BaseDataset):
     ``MEAN``/``STD`` (whole-set statistics, identical for every split and machine). The split is
     stratified per class and seeded: the same seed gives the same disjoint train/val/test index
     sets everywhere, together covering all 1,797 images. ``self.indices`` holds this split's
-    positions in scikit-learn's order. Needs scikit-learn (``pip install fastrun[digits]``).
+    positions in scikit-learn's order. Needs scikit-learn installed (``pip install
+    fastrun[digits]``), whose data file is read directly: scikit-learn itself is not imported.
     """
 
     CLASSES = tuple(str(i) for i in range(10))
@@ -85,7 +120,10 @@ class Digits(BaseDataset):
                              f'got {val_ratio} + {test_ratio}')
         self.split = split
         self.seed = int(seed)
-        images, labels = _digits_arrays(_import_load_digits())
+        path = bundled_digits_file()
+        if path is None:
+            _import_load_digits()  # scikit-learn missing: the error says how to install it
+        images, labels = _digits_arrays(path)
         self.indices = stratified_split(labels, self.seed, val_ratio, test_ratio)[split]
         imgs = (images[self.indices] / 16.0 - self.MEAN) / self.STD
         self.imgs = torch.from_numpy(np.ascontiguousarray(imgs, dtype=np.float32)).unsqueeze(1)
