@@ -335,7 +335,7 @@ IN_MEMORY = {
 def test_in_memory_loader_gives_the_batches_of_a_per_sample_loader(kind, drop_last):
     from fastrun.builder import build_dataloader
     from fastrun.datasets.loader import InMemoryLoader
-    from fastrun.resume import loader_state
+    from fastrun.state import loader_state
     from fastrun.sampler import start_after
     ds = IN_MEMORY[kind]()
     fast = build_dataloader(ds, 16, seed=5, drop_last=drop_last)
