@@ -434,9 +434,12 @@ def user_error(exc, cfg=None):
         return None
     # One line: multi-line reasons (a list of mismatched keys) are joined.
     message = '; '.join(line.strip() for line in message.splitlines() if line.strip())
-    cause = exc.__cause__
-    if cause is not None and _from_user_code(cause):
-        message += ' (--debug shows the traceback)'
+    cause, seen = exc.__cause__, 0
+    while cause is not None and seen < 10:  # an error in the user's code, wrapped by ours
+        if _from_user_code(cause):
+            message += ' (--debug shows the traceback)'
+            break
+        cause, seen = cause.__cause__, seen + 1
     return message
 
 

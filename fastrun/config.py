@@ -26,8 +26,8 @@ import warnings
 import yaml
 
 __all__ = [
-    'Config', 'ConfigDict', 'ConfigError', 'ConfigTypeError', 'CustomImportError', 'DictAction',
-    'KNOWN_KEYS', 'check_types', 'check_unknown_keys', 'import_modules_from_strings',
+    'Config', 'ConfigDict', 'ConfigError', 'ConfigKeyError', 'ConfigTypeError', 'CustomImportError',
+    'DictAction', 'KNOWN_KEYS', 'check_types', 'check_unknown_keys', 'import_modules_from_strings',
     'parse_cfg_options',
 ]
 
@@ -50,6 +50,14 @@ class ConfigError(ValueError):
     def __str__(self):
         where = self.filename or '<config>'
         return f'{where}: {self.key}: {self.reason}' if self.key else f'{where}: {self.reason}'
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value of the wrong type (a ConfigError that is also a TypeError)."""
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A key defined twice (a ConfigError that is also a KeyError, as mmcv raises)."""
 
 
 # --------------------------------------------------------------------------- ConfigDict
@@ -260,8 +268,8 @@ def _resolve_bases(data, text, label, base_dir, chain, allow_python_bases=False,
         for key in base_data:
             if key in owner:
                 # mmcv refuses this too: which base should win would be a silent guess.
-                raise KeyError(f"{label}: key '{key}' is defined in two _base_ files: "
-                               f'{owner[key]} and {base_path}')
+                raise ConfigKeyError(f"key '{key}' is defined in two _base_ files: "
+                                     f'{owner[key]} and {base_path}', label, BASE_KEY)
             owner[key] = base_path
         merged.update(base_data)
         texts.append(base_text)
@@ -337,8 +345,6 @@ def import_modules_from_strings(imports, allow_failed_imports=False, search_path
     return modules[0] if single else modules
 
 
-class ConfigTypeError(ConfigError, TypeError):
-    """A config value of the wrong type (a ConfigError that is also a TypeError)."""
 
 
 class CustomImportError(ImportError):
