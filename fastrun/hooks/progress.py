@@ -48,14 +48,18 @@ class ProgressBarHook(LoggerHook):
     The loss shown is the value the loggers logged last (the average over their interval):
     the bar reads the loggers' output, so register it after them (``priority='LOWEST'``); it
     never reads a tensor, so it adds no device sync.
+
+    ``stream``: where to draw (default ``sys.stderr``, where the log records go); ``ascii``:
+    ``#`` and ``-`` instead of block characters (default: when the stream is not UTF-8).
     """
 
     #: The priority ``fastrun train`` registers it at: after every logger.
     priority = Priority.LOWEST
 
-    def __init__(self, refresh_per_second=4, stream=None, ascii=None):
-        # interval=1: the bar never averages the log buffer itself (see after_train_iter).
-        super().__init__(interval=1)
+    def __init__(self, refresh_per_second=4, stream=None, ascii=None, interval=1):
+        # The bar never averages the log buffer itself (see after_train_iter): ``interval``
+        # is only accepted so that it can sit in log_config.hooks, which passes one.
+        super().__init__(interval=interval)
         if not (isinstance(refresh_per_second, (int, float)) and refresh_per_second > 0):
             raise ValueError(f'ProgressBarHook: refresh_per_second must be a positive number, '
                              f'got {refresh_per_second!r}')
