@@ -66,13 +66,20 @@ def get_logger(name='fastrun', log_file=None, log_level=logging.INFO, file_mode=
     if isinstance(log_level, str):
         log_level = logging.getLevelName(log_level.upper())
     rank = get_dist_info()[0]
-    if not any(getattr(h, '_fastrun', False) and not isinstance(h, logging.FileHandler)
-               for h in logger.handlers):
+    console = [h for h in logger.handlers
+               if getattr(h, '_fastrun', False) and not isinstance(h, logging.FileHandler)]
+    if not console:
         stream = ConsoleHandler(sys.stderr)
         stream._fastrun = True
         stream.setFormatter(logging.Formatter(_FORMAT))
         logger.addHandler(stream)
         logger.propagate = False
+    else:
+        # A later run in the same process writes where stderr is now (it may be redirected).
+        for h in console:
+            if h.stream is not sys.stderr:
+                with h.lock:  # not setStream(): it flushes the old stream, which may be closed
+                    h.stream = sys.stderr
     if log_file is not None and rank == 0:
         for h in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
             logger.removeHandler(h)
