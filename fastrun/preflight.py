@@ -227,7 +227,8 @@ def _check_model(c, key, value):
     if target is None:
         return
     for part, sub in value.items():
-        if isinstance(sub, dict) and 'type' in sub and (part in _MODEL_PARTS or sub['type'] in MODELS):
+        if isinstance(sub, dict) and isinstance(sub.get('type'), str) and (
+                part in _MODEL_PARTS or sub['type'] in MODELS):
             _check_model(c, f'{key}.{part}', sub)
 
 
@@ -263,10 +264,11 @@ def check_arguments(cfg, distributed=False, parts=None, overridden=()):
         _warn_unknown(cfg, 'data', data, _DATA_KEYS)
         for split in ('train', 'val', 'test'):
             value = data.get(split)
-            items = value if isinstance(value, (list, tuple)) else [value]
-            for i, item in enumerate(items):
-                sub = f'data.{split}' if items is not value else f'data.{split}.{i}'
-                c.registry_dict(sub, item, DATASETS, 'data set')
+            if isinstance(value, (list, tuple)):  # several data sets, concatenated
+                for i, item in enumerate(value):
+                    c.registry_dict(f'data.{split}.{i}', item, DATASETS, 'data set')
+            else:
+                c.registry_dict(f'data.{split}', value, DATASETS, 'data set')
     optimizer = cfg.get('optimizer')
     if 'optimizer' in parts and isinstance(optimizer, dict) and 'type' in optimizer:
         if optimizer.get('constructor', 'DefaultOptimizerConstructor') == 'DefaultOptimizerConstructor':

@@ -176,6 +176,35 @@ def test_iteration_based_runs_have_one_bar_over_the_train_iterations(core):
     assert line.startswith('train |') and '|  6/6  ' in line
 
 
+def test_loggers_called_early_by_an_evaluation_do_not_count_twice(core):
+    class EarlyLoggers(Hook):
+        """What EvalHook does by iterations: hand the train values to the loggers first."""
+
+        def after_train_iter(self, runner):
+            if runner.iter % 2:
+                for hook in runner.hooks:
+                    if isinstance(hook, LoggerHook):
+                        hook.after_train_iter(runner)
+
+    out = io.StringIO()
+    written = []
+
+    class Watch(Hook):
+        def after_train_iter(self, runner):
+            written.append(out.getvalue())
+
+    runner = toy_runner(max_iters=6)
+    runner.register_hook(EarlyLoggers(), 'LOW')
+    runner.register_hook(Recorder(), 'VERY_LOW')
+    runner.register_hook(ProgressBarHook(stream=out), 'LOWEST')
+    runner.register_hook(Watch(), 'LOWEST')
+    runner.run([make_loader(4)], [('train', 6)])
+    # The run's line is printed once the 6th iteration is done, not after 3 or 4 of them.
+    assert written[:5] == [''] * 5
+    [line] = out.getvalue().splitlines()
+    assert '|  6/6  ' in line
+
+
 def test_eta_covers_the_epochs_to_come(core):
     out = TTYString()
     bar = ProgressBarHook(stream=out, refresh_per_second=1e6)

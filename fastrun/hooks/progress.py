@@ -180,6 +180,7 @@ class ProgressBarHook(LoggerHook):
         self._drawn = False
         self._train_iters = 0
         self._train_time = 0.0
+        self._counted = None
         if self._live:
             set_live_line(self)
             self._showwarning = warnings.showwarning
@@ -249,7 +250,9 @@ class ProgressBarHook(LoggerHook):
     def after_train_iter(self, runner):
         # No averaging here (the loggers did it): read what they logged, clear it if last.
         self._log_ready(runner)
-        self._advance()
+        if runner.iter != self._counted:  # an evaluation by iterations calls loggers early too
+            self._counted = runner.iter
+            self._advance()
 
     def after_val_iter(self, runner):
         if not self._iter_based:
