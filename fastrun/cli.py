@@ -74,6 +74,24 @@ def _phase_datasets(cfg):
     return datasets
 
 
+def _warn_in_one_line(check, *args, **kwargs):
+    """Run a config check; its UserWarnings print as ``fastrun: warning: ...`` lines.
+
+    Python's own format adds the source line of the ``warnings.warn`` call, which says nothing
+    to a person whose config has an unknown key.
+    """
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', UserWarning)
+        result = check(*args, **kwargs)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f'fastrun: warning: {w.message}', file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
 def _use_progress_bar(args, rank):
     """A progress bar when stderr is a terminal (where the log lines go), on rank 0 only."""
     if args.no_progress or rank != 0:
@@ -94,7 +112,7 @@ def cmd_train(args):
     from .preflight import check_config, check_log_interval, iterations_per_epoch
 
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
-    check_unknown_keys(cfg)
+    _warn_in_one_line(check_unknown_keys, cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif not cfg.get('work_dir'):
@@ -104,7 +122,7 @@ def cmd_train(args):
     if args.load_from is not None:
         cfg.load_from = args.load_from
     distributed = args.launcher != 'none'
-    check_config(cfg, distributed=distributed, overridden=args.cfg_options)
+    _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
     auto_resume = args.auto_resume or cfg.get('auto_resume')
     if args.seed is not None:
         cfg.seed = args.seed
@@ -235,10 +253,11 @@ def cmd_hooks(args):
     from .preflight import check_config
 
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
-    check_unknown_keys(cfg)
+    _warn_in_one_line(check_unknown_keys, cfg)
     cfg.work_dir = None
     # The checks of `fastrun train` (a checkpoint named in the config need not exist here).
-    check_config(dict_without(cfg, 'load_from', 'resume_from'), overridden=args.cfg_options)
+    _warn_in_one_line(check_config, dict_without(cfg, 'load_from', 'resume_from'),
+                      overridden=args.cfg_options)
     model = build_model(cfg['model'])
     # No optimizer: the hook order does not depend on it, and building one costs a second
     # (torch imports its compiler on the first optimizer).

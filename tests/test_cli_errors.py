@@ -129,6 +129,17 @@ def test_an_unknown_evaluation_key_fails_before_the_first_epoch_not_after(cfg_di
     assert not os.path.exists('w')
 
 
+def test_unknown_keys_warn_in_one_line_each(cfg_dir, capsys):
+    write(cfg_dir / 'odd.py', "_base_ = './base.py'\ncheckpoint_cfg = dict(interval=1)\n"
+                              "data = dict(sample_per_gpu=3)\nlog_config = dict(intervall=3)\n")
+    code, out, err = fastrun(capsys, 'hooks', 'odd.py')
+    assert code == 0 and 'TextLoggerHook' in out
+    assert err.splitlines() == [
+        "fastrun: warning: odd.py: unknown key 'checkpoint_cfg' (did you mean 'checkpoint_config'?)",
+        "fastrun: warning: odd.py: unknown key 'data.sample_per_gpu' (did you mean 'samples_per_gpu'?)",
+        "fastrun: warning: odd.py: unknown key 'log_config.intervall' (did you mean 'interval'?)"]
+
+
 # ---------------------------------------------------------------- --cfg-options
 
 
