@@ -424,10 +424,24 @@ def _library_class(cls):
     return module.split('.')[0] in ('fastrun', 'torch')
 
 
+#: Exit status of a run that failed on its own terms (a full disk, a NaN loss), reported in
+#: one line like a user error: not a usage error, not a bug either.
+EXIT_RUN_FAILED = 1
+
+
+def exit_status(exc):
+    """2 for a user error, 1 for a run that failed (disk full, non-finite loss)."""
+    from .checkpoint import CheckpointWriteError
+    return EXIT_RUN_FAILED if isinstance(exc, (CheckpointWriteError, FloatingPointError)) \
+        else EXIT_USER_ERROR
+
+
 def user_error(exc, cfg=None):
     """The one-line message for an error the user can act on, or None for a bug (traceback).
 
     ``cfg``: the config being run, to name the key of an object its arguments failed to build.
+    A non-finite loss (or weights) stopping the run is reported too; :func:`exit_status` says
+    which exit status goes with the message.
     """
     from .checkpoint import CheckpointError, CheckpointWriteError
     from .config import ConfigError
@@ -441,6 +455,8 @@ def user_error(exc, cfg=None):
         message = exc.strerror or str(exc)
     elif isinstance(exc, OSError) and _from_fastrun(exc):
         message = f'{_shown_path(exc.filename)}: {exc.strerror or exc}' if exc.filename else str(exc)
+    elif isinstance(exc, FloatingPointError) and _from_fastrun(exc):
+        message = str(exc)  # the iteration where the loss became NaN, or the file not saved
     elif isinstance(exc, ImportError) and 'pip install fastrun[' in str(exc):
         message = str(exc)  # an optional extra that is not installed: the message names it
     elif isinstance(exc, (TypeError, ValueError, KeyError)) and built is not None \
@@ -466,7 +482,8 @@ def user_error(exc, cfg=None):
 
 
 def main(argv=None):
-    """The ``fastrun`` command. Returns the exit status: 0, or 2 after a one-line user error."""
+    """The ``fastrun`` command. Returns the exit status: 0; 2 after a one-line user error; 1
+    after a run that failed on its own terms (disk full, non-finite loss), also in one line."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, 'debug', False) or os.environ.get('FASTRUN_DEBUG', '') not in ('', '0')
     try:
@@ -482,7 +499,7 @@ def main(argv=None):
             raise
         sys.stderr.flush()
         print(f'fastrun: error: {message}', file=sys.stderr)
-        return EXIT_USER_ERROR
+        return exit_status(e)
 
 
 if __name__ == '__main__':

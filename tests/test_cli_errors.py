@@ -220,6 +220,15 @@ def test_a_bug_of_fastrun_keeps_its_traceback(cfg_dir, monkeypatch):
         main(['hooks', 'base.py'])
 
 
+def test_a_nan_loss_ends_the_run_in_one_line_with_status_1(cfg_dir, capsys):
+    code, _, err = fastrun(capsys, 'train', 'base.py', '--work-dir', 'w', '--cfg-options',
+                           'optimizer.lr=1e30')
+    assert code == 1  # the run failed; not a usage error (2), not a bug (traceback)
+    last = err.strip().splitlines()[-1]
+    assert last.startswith('fastrun: error: ') and 'loss became NaN at train iteration 2' in last
+    assert 'Traceback' not in err
+
+
 # ---------------------------------------------------------------- JSON/YAML bases
 
 
