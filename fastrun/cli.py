@@ -103,6 +103,7 @@ def _use_progress_bar(args, rank):
 
 
 def cmd_train(args):
+    """fastrun train: check the config, build everything from it and train."""
     import torch
 
     from .builder import build_model, set_random_seed, train_model
@@ -198,6 +199,7 @@ def _print_table(rows):
 
 
 def cmd_test(args):
+    """fastrun test: evaluate a checkpoint on data.test (else data.val) and print the metrics."""
     from .builder import build_dataloader, build_dataset, build_model, default_device
     from .checkpoint import load_checkpoint
     from .config import ConfigError, parse_cfg_options
@@ -248,6 +250,7 @@ def cmd_test(args):
 
 
 def cmd_hooks(args):
+    """fastrun hooks: check the config as train does and print the hook order per stage."""
     from .builder import build_model, build_runner_from_cfg
     from .config import check_unknown_keys
     from .preflight import check_config
@@ -276,6 +279,7 @@ def dict_without(cfg, *keys):
 
 
 def cmd_plot(args):
+    """fastrun plot: draw curves of JSON logs into an image and print its path."""
     from .plot import plot_logs
     path = plot_logs(args.logs, keys=args.keys, legend=args.legend, out=args.out)
     print(f'saved {path}')

@@ -104,6 +104,7 @@ def accepted_arguments(target):
     name may be valid.
     """
     def params(fn):
+        """(keyword names, has **kwargs) of ``fn``."""
         sig = inspect.signature(fn)
         names, var_kw = [], False
         for p in sig.parameters.values():
@@ -156,6 +157,7 @@ class _Checker:
         self.overridden = tuple(overridden)
 
     def error(self, key, reason):
+        """The ConfigError for ``key``."""
         # A key set (or reached) through --cfg-options is named as such: it is not in the file.
         if any(key == o or key.startswith(o + '.') or o.startswith(key + '.') for o in self.overridden):
             reason += ' (set by --cfg-options)'
