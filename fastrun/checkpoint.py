@@ -371,6 +371,29 @@ def _corrupt_hint(filename):
     return f'use the previous checkpoint instead: {prev}'
 
 
+def _text_file_kind(filename):
+    """'a config file' / 'a text file' when ``filename`` holds text, None for binary content.
+
+    Only asked after torch.load failed, to say that a config (or a log) was given where a
+    checkpoint belongs instead of calling it corrupt.
+    """
+    try:
+        with open(filename, 'rb') as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    if not head or b'\0' in head:
+        return None
+    try:
+        head.decode('utf-8')
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return None
+    if osp.splitext(filename)[1].lower() in ('.py', '.json', '.yaml', '.yml'):
+        return 'a config file'
+    return 'a text file'
+
+
 def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True, logger=None):
     """Load a checkpoint file (safely by default); errors name the file.
 
@@ -406,6 +429,12 @@ def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True
             checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
     except Exception as e:
         first = str(e).splitlines()[0] if str(e) else ''
+        what = _text_file_kind(filename)
+        if what is not None:
+            raise CheckpointError(f'{_describe(filename)}: not a checkpoint, it is {what}; give a '
+                                  f'.pth file written by fastrun train (e.g. work_dirs/<config '
+                                  f'name>/latest.pth), a torch.save state dict or a .safetensors '
+                                  f'file') from e
         if weights_only and isinstance(e, pickle.UnpicklingError) and 'eights only' in str(e):
             # torch's message says what it refused ("unsupported GLOBAL posix.system ...").
             what = next((line for line in str(e).splitlines() if 'GLOBAL' in line), first)
@@ -615,7 +644,14 @@ def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=No
         state_dict = OrderedDict((re.sub(pattern, repl, k), v) for k, v in state_dict.items())
     state_dict._metadata = metadata
     try:
-        load_state_dict(model, state_dict, strict=strict, logger=logger)
+        report = load_state_dict(model, state_dict, strict=strict, logger=logger)
     except RuntimeError as e:
         raise CheckpointError(f'{filename}: {e}') from e
+    # Say what was loaded, also when everything matched (load_state_dict only warns).
+    own = len(_unwrap(model).state_dict())
+    loaded = len(state_dict) - len(report['unexpected']) - len(report['mismatched'])
+    (logger or logger_).info(
+        'load checkpoint from %s: %d of the model\'s %d tensors loaded (missing %d, unexpected '
+        '%d, size mismatch %d)', filename, loaded, own, len(report['missing']),
+        len(report['unexpected']), len(report['mismatched']))
     return checkpoint

@@ -1,26 +1,53 @@
-"""The ``fastrun`` command: ``train``, ``test``, ``hooks`` and ``plot``."""
+"""The ``fastrun`` command: ``train``, ``test``, ``hooks`` and ``plot``.
+
+A user error (a bad config, a missing file, a bad option) ends with one line,
+``fastrun: error: <file>: <key>: <reason>``, and exit status 2, before anything is trained;
+``--debug`` (or ``FASTRUN_DEBUG=1``) shows the traceback instead. Other exceptions are
+fastrun's own bugs, or errors in user code, and keep their traceback.
+"""
 import argparse
+import errno
 import json
 import os
 import os.path as osp
 import sys
 import time
 
+#: Exit status of a user error (bad config, missing file, bad option), as argparse uses.
+EXIT_USER_ERROR = 2
 
-def _add_cfg_options(parser):
+
+def _add_config_options(parser):
+    """Options of every command that reads a config."""
     from .config import DictAction
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         metavar='KEY=VALUE',
                         help="override config keys, e.g. optimizer.lr=0.01 "
                              "workflow=\"[('train',1),('val',1)]\" custom_hooks.0.priority=HIGH")
+    parser.add_argument('--allow-python-bases', action='store_true',
+                        help='let a JSON/YAML config inherit (_base_) from .py files, which run '
+                             'as code when read')
 
 
-def load_config(path, cfg_options=None):
-    """Read a config file and apply command-line overrides."""
-    from .config import Config
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+def load_config(path, cfg_options=None, allow_python_bases=False):
+    """Read a config file and apply command-line overrides.
+
+    An override that cannot be applied (an index into a missing list, a key inside a number)
+    raises a ConfigError naming the option's key.
+    """
+    from .config import Config, ConfigError, CustomImportError
+    try:
+        cfg = Config.fromfile(path, allow_python_bases=allow_python_bases)
+    except CustomImportError as e:
+        raise ConfigError(e.reason, e.config_file, e.key) from e
+    for key, value in (cfg_options or {}).items():
+        try:
+            cfg.merge_from_dict({key: value})
+        except (KeyError, IndexError, TypeError) as e:
+            reason = e.args[0] if e.args else str(e)
+            # The merge message repeats file and option; keep what follows them.
+            reason = str(reason).split(f"option '{key}': ", 1)[-1]
+            raise ConfigError(f'{reason} (--cfg-options)', cfg.filename, key) from e
     return cfg
 
 
@@ -47,17 +74,46 @@ def _phase_datasets(cfg):
     return datasets
 
 
+def _warn_in_one_line(check, *args, **kwargs):
+    """Run a config check; its UserWarnings print as ``fastrun: warning: ...`` lines.
+
+    Python's own format adds the source line of the ``warnings.warn`` call, which says nothing
+    to a person whose config has an unknown key.
+    """
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', UserWarning)
+        result = check(*args, **kwargs)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f'fastrun: warning: {w.message}', file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return result
+
+
+def _use_progress_bar(args, rank):
+    """A progress bar when stderr is a terminal (where the log lines go), on rank 0 only."""
+    if args.no_progress or rank != 0:
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
+
+
 def cmd_train(args):
+    """fastrun train: check the config, build everything from it and train."""
     import torch
 
     from .builder import build_model, set_random_seed, train_model
-    from .config import check_types, check_unknown_keys
+    from .config import check_unknown_keys
     from .dist import init_dist
     from .log import get_logger
-    from .preflight import check_hooks
+    from .preflight import check_config, check_log_interval, iterations_per_epoch
 
-    cfg = load_config(args.config, args.cfg_options)
-    check_unknown_keys(cfg)
+    cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
+    _warn_in_one_line(check_unknown_keys, cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif not cfg.get('work_dir'):
@@ -68,12 +124,12 @@ def cmd_train(args):
         cfg.load_from = args.load_from
     if args.num_threads is not None:
         cfg.num_threads = args.num_threads
-    check_types(cfg)
+    distributed = args.launcher != 'none'
+    _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
     if cfg.get('num_threads') is not None:
         # Before any tensor work: torch sizes its intra-op pool from this (default: one thread
         # per core, which spin against other processes on a shared machine).
         torch.set_num_threads(cfg.num_threads)
-    check_hooks(cfg)
     auto_resume = args.auto_resume or cfg.get('auto_resume')
     if args.seed is not None:
         cfg.seed = args.seed
@@ -82,7 +138,6 @@ def cmd_train(args):
     if args.nvtx:
         cfg.profiling = dict(cfg.get('profiling') or {}, nvtx=True)
 
-    distributed = args.launcher != 'none'
     if distributed:
         init_dist(args.launcher, **(cfg.get('dist_params') or {}))
     from .dist import get_dist_info
@@ -124,11 +179,14 @@ def cmd_train(args):
     datasets = _phase_datasets(cfg)
     if hasattr(datasets[0], 'CLASSES'):
         model.CLASSES = datasets[0].CLASSES
-    extra = []
-    if sys.stdout.isatty() and rank == 0:
-        extra.append(dict(type='ProgressBarHook', priority='LOWEST'))
-    if extra:
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + extra
+    workflow = cfg.get('workflow', [('train', 1)])
+    train = [ds for (phase, _), ds in zip(workflow, datasets) if phase == 'train']
+    if train:
+        check_log_interval(cfg, iterations_per_epoch(
+            train[0], (cfg.get('data') or {}).get('samples_per_gpu', 32), world_size), logger)
+    if _use_progress_bar(args, rank):
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='ProgressBarHook', priority='LOWEST')]
     train_model(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
                 timestamp=timestamp, meta=meta, weights_only=not args.unsafe_load)
     return 0
@@ -147,19 +205,35 @@ def _print_table(rows):
 
 
 def cmd_test(args):
+    """fastrun test: evaluate a checkpoint on data.test (else data.val) and print the metrics."""
     from .builder import build_dataloader, build_dataset, build_model, default_device
     from .checkpoint import load_checkpoint
-    from .config import parse_cfg_options
+    from .config import ConfigError, parse_cfg_options
     from .evaluation import single_gpu_test
+    from .log import get_logger
+    from .preflight import check_arguments
     from .step import DeviceLoader
 
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
+    data = cfg.get('data')
+    split = (data.get('test') or data.get('val')) if isinstance(data, dict) else None
+    if split is None:
+        raise ConfigError('fastrun test needs data.test (or data.val) to evaluate on', cfg.filename,
+                          'data.test')
+    if cfg.get('model') is None:
+        raise ConfigError('fastrun test needs the model to load the checkpoint into', cfg.filename,
+                          'model')
+    check_arguments(cfg, parts=('model', 'data'), overridden=args.cfg_options)
+    if not osp.isfile(args.checkpoint):
+        raise (IsADirectoryError(errno.EISDIR, 'is a directory, not a checkpoint file', args.checkpoint)
+               if osp.isdir(args.checkpoint) else
+               FileNotFoundError(errno.ENOENT, 'checkpoint file not found', args.checkpoint))
+    logger = get_logger('fastrun', log_level=cfg.get('log_level', 'INFO'))
     device = default_device()
     model = build_model(cfg['model'])
-    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False,
+    load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False, logger=logger,
                     weights_only=not args.unsafe_load)
     model = model.to(device)
-    split = cfg['data'].get('test') or cfg['data'].get('val')
     dataset = build_dataset(split)
     loader = DeviceLoader(build_dataloader(dataset, cfg['data'].get('samples_per_gpu', 32),
                                            cfg['data'].get('workers_per_gpu', 0), shuffle=False),
@@ -182,60 +256,53 @@ def cmd_test(args):
 
 
 def cmd_hooks(args):
+    """fastrun hooks: check the config as train does and print the hook order per stage."""
     from .builder import build_model, build_runner_from_cfg
+    from .config import check_unknown_keys
+    from .preflight import check_config
 
-    cfg = load_config(args.config, args.cfg_options)
+    cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
+    _warn_in_one_line(check_unknown_keys, cfg)
     cfg.work_dir = None
+    # The checks of `fastrun train` (a checkpoint named in the config need not exist here).
+    _warn_in_one_line(check_config, dict_without(cfg, 'load_from', 'resume_from'),
+                      overridden=args.cfg_options)
     model = build_model(cfg['model'])
-    runner, _ = build_runner_from_cfg(cfg, model, datasets=[], validate=True)
+    # No optimizer: the hook order does not depend on it, and building one costs a second
+    # (torch imports its compiler on the first optimizer).
+    runner, _ = build_runner_from_cfg(dict_without(cfg, 'optimizer'), model, datasets=[],
+                                      validate=True)
     print(runner.get_hook_info())
     return 0
 
 
+def dict_without(cfg, *keys):
+    """A shallow copy of the Config ``cfg`` without ``keys`` (it keeps the file name)."""
+    copy = cfg.copy()
+    for key in keys:
+        copy.pop(key, None)
+    return copy
+
+
 def cmd_plot(args):
-    try:
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ImportError('fastrun plot needs matplotlib: pip install fastrun[plot]') from e
-    keys = args.keys or ['loss']
-    fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3.2 * len(keys)), squeeze=False)
-    for log_path in args.logs:
-        records = {'train': [], 'val': []}
-        with open(log_path) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                rec = json.loads(line)
-                if rec.get('mode') in records:
-                    records[rec['mode']].append(rec)
-        label = args.legend[args.logs.index(log_path)] if args.legend else osp.basename(log_path)
-        for ax, key in zip(axes[:, 0], keys):
-            for mode, recs in records.items():
-                pts = [(r['iter'] if mode == 'train' and 'iter' in r else r.get('epoch', 0), r[key])
-                       for r in recs if key in r]
-                if pts:
-                    xs, ys = zip(*pts)
-                    ax.plot(xs, ys, marker='.' if mode == 'val' else None, label=f'{label} {mode}')
-            ax.set_title(key)
-            ax.set_xlabel('iter (train) / epoch (val)')
-            ax.legend()
-    fig.tight_layout()
-    if args.out:
-        fig.savefig(args.out)
-        print(f'saved {args.out}')
-    else:
-        plt.show()
+    """fastrun plot: draw curves of JSON logs into an image and print its path."""
+    from .plot import plot_logs
+    path = plot_logs(args.logs, keys=args.keys, legend=args.legend, out=args.out)
+    print(f'saved {path}')
     return 0
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog='fastrun', description=__doc__)
+    """The ``fastrun`` argument parser (one sub-parser per command)."""
+    debug = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: `fastrun --debug train ...` must not be reset by the sub-parser's default.
+    debug.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
+                       help='show the Python traceback of an error (also FASTRUN_DEBUG=1)')
+    parser = argparse.ArgumentParser(prog='fastrun', description=__doc__.split('\n')[0],
+                                     parents=[debug])
     sub = parser.add_subparsers(dest='command', required=True)
 
-    p = sub.add_parser('train', help='train a model from a config file')
+    p = sub.add_parser('train', help='train a model from a config file', parents=[debug])
     p.add_argument('config')
     p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
     p.add_argument('--resume-from', help='checkpoint to resume from (weights, optimizer, counters)')
@@ -253,11 +320,13 @@ def build_parser():
                         'one per core); 1 is fastest for small models and on shared machines')
     p.add_argument('--nvtx', action='store_true',
                    help='NVTX ranges per stage, hook, data fetch and step (for nsys profile)')
+    p.add_argument('--no-progress', action='store_true',
+                   help='no progress bar, even in a terminal')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
-    _add_cfg_options(p)
+    _add_config_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser('test', help='evaluate a checkpoint on the test split')
+    p = sub.add_parser('test', help='evaluate a checkpoint on the test split', parents=[debug])
     p.add_argument('config')
     p.add_argument('checkpoint')
     p.add_argument('--metrics', nargs='+', help='e.g. accuracy precision recall f1_score')
@@ -265,26 +334,185 @@ def build_parser():
     p.add_argument('--out', help='write the metrics to this JSON file')
     p.add_argument('--unsafe-load', action='store_true',
                    help='let the checkpoint unpickle any object (can run code: trusted files only)')
-    _add_cfg_options(p)
+    _add_config_options(p)
     p.set_defaults(func=cmd_test)
 
-    p = sub.add_parser('hooks', help='print the hook order per stage, without training')
+    p = sub.add_parser('hooks', help='print the hook order per stage, without training',
+                       parents=[debug])
     p.add_argument('config')
-    _add_cfg_options(p)
+    _add_config_options(p)
     p.set_defaults(func=cmd_hooks)
 
-    p = sub.add_parser('plot', help='plot curves from JSON logs')
-    p.add_argument('logs', nargs='+')
-    p.add_argument('--keys', nargs='+')
-    p.add_argument('--legend', nargs='+')
-    p.add_argument('--out')
+    p = sub.add_parser('plot', help='plot curves from JSON logs', parents=[debug])
+    p.add_argument('logs', nargs='+', help='<timestamp>.log.json files of runs')
+    p.add_argument('--keys', nargs='+', help='logged values to plot (default: loss)')
+    p.add_argument('--legend', nargs='+', help='one label per log')
+    p.add_argument('--out', help='image file to write (default: next to the first log)')
     p.set_defaults(func=cmd_plot)
     return parser
 
 
-def main(argv=None):
+def run(argv=None):
+    """Run the command ``argv`` (default ``sys.argv[1:]``); its errors propagate. Returns the exit status."""
     args = build_parser().parse_args(argv)
     return args.func(args)
+
+
+# ---------------------------------------------------------------- errors a person can act on
+
+
+def _shown_path(path):
+    """``path`` relative to the working directory when inside it (as the user would type it)."""
+    if not path or not isinstance(path, str) or path.startswith('<'):
+        return path
+    absolute = osp.abspath(path)
+    cwd = os.getcwd()
+    return osp.relpath(absolute, cwd) if absolute.startswith(cwd + os.sep) else path
+
+
+def _raised_in(exc):
+    """The file of the innermost frame of ``exc``'s traceback (None without one)."""
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    return last
+
+
+def _from_fastrun(exc):
+    """Whether ``exc`` was raised by fastrun's own code (not a user module, not a library)."""
+    last = _raised_in(exc)
+    package = osp.dirname(osp.abspath(__file__))
+    return last is not None and osp.abspath(last).startswith(package + os.sep)
+
+
+def _from_user_code(exc):
+    """Whether ``exc`` was raised in the user's code (a config, a custom module), not a library."""
+    import sysconfig
+    last = _raised_in(exc)
+    if last is None or last.startswith('<'):
+        return False
+    last = osp.abspath(last)
+    libraries = [osp.dirname(osp.abspath(__file__))] + [
+        sysconfig.get_paths()[k] for k in ('stdlib', 'platstdlib', 'purelib', 'platlib')]
+    return not any(last.startswith(osp.abspath(p) + os.sep) for p in libraries if p)
+
+
+_SECTION_OF = {'OptimizerHook': 'optimizer_config', 'Fp16OptimizerHook': 'optimizer_config',
+               'CheckpointHook': 'checkpoint_config', 'EvalHook': 'evaluation',
+               'DistEvalHook': 'evaluation', 'IterTimerHook': 'timer_config'}
+
+
+def _key_of(cfg, name):
+    """The dotted key of the config dict that builds the class ``name`` (None if not found)."""
+    if name.endswith('LrUpdaterHook'):
+        return 'lr_config'
+    if name.endswith('MomentumUpdaterHook'):
+        return 'momentum_config'
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if node.get('type') == name and path:
+                return path
+            items = node.items()
+        elif isinstance(node, (list, tuple)):
+            items = ((str(i), v) for i, v in enumerate(node))
+        else:
+            return None
+        for k, v in items:
+            found = walk(v, f'{path}.{k}' if path else str(k))
+            if found:
+                return found
+        return None
+    found = walk(cfg, '') if isinstance(cfg, dict) else None
+    if found is None and isinstance(cfg, dict) and _SECTION_OF.get(name) in cfg:
+        found = _SECTION_OF[name]
+    return found
+
+
+def _library_class(cls):
+    """Whether ``cls`` is fastrun's or torch's (its bad arguments are the config's fault)."""
+    module = getattr(cls, '__module__', '') or ''
+    return module.split('.')[0] in ('fastrun', 'torch')
+
+
+#: Exit status of a run that failed on its own terms (a full disk, a NaN loss), reported in
+#: one line like a user error: not a usage error, not a bug either.
+EXIT_RUN_FAILED = 1
+
+
+def exit_status(exc):
+    """2 for a user error, 1 for a run that failed (disk full, non-finite loss)."""
+    from .checkpoint import CheckpointWriteError
+    return EXIT_RUN_FAILED if isinstance(exc, (CheckpointWriteError, FloatingPointError)) \
+        else EXIT_USER_ERROR
+
+
+def user_error(exc, cfg=None):
+    """The one-line message for an error the user can act on, or None for a bug (traceback).
+
+    ``cfg``: the config being run, to name the key of an object its arguments failed to build.
+    A non-finite loss (or weights) stopping the run is reported too; :func:`exit_status` says
+    which exit status goes with the message.
+    """
+    from .checkpoint import CheckpointError, CheckpointWriteError
+    from .config import ConfigError
+    built = getattr(exc, 'built_class', None)
+    if isinstance(exc, ConfigError):
+        where = _shown_path(exc.filename) or '<config>'
+        message = f'{where}: {exc.key}: {exc.reason}' if exc.key else f'{where}: {exc.reason}'
+    elif isinstance(exc, CheckpointError):
+        message = str(exc)
+    elif isinstance(exc, CheckpointWriteError):
+        message = exc.strerror or str(exc)
+    elif isinstance(exc, OSError) and _from_fastrun(exc):
+        message = f'{_shown_path(exc.filename)}: {exc.strerror or exc}' if exc.filename else str(exc)
+    elif isinstance(exc, FloatingPointError) and _from_fastrun(exc):
+        message = str(exc)  # the iteration where the loss became NaN, or the file not saved
+    elif isinstance(exc, ImportError) and 'pip install fastrun[' in str(exc):
+        message = str(exc)  # an optional extra that is not installed: the message names it
+    elif isinstance(exc, (TypeError, ValueError, KeyError)) and built is not None \
+            and _library_class(built) and cfg is not None:
+        # A value fastrun's (or torch's) own checks refused while building from the config.
+        key = _key_of(cfg, built.__name__) or built.__name__
+        reason = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        name = built.__name__
+        if reason.startswith(f'{name}: {name}: '):  # the class named itself too
+            reason = reason[len(name) + 2:]
+        message = f'{_shown_path(getattr(cfg, "filename", None)) or "<config>"}: {key}: {reason}'
+    else:
+        return None
+    # One line: multi-line reasons (a list of mismatched keys) are joined.
+    message = '; '.join(line.strip() for line in message.splitlines() if line.strip())
+    cause, seen = exc.__cause__, 0
+    while cause is not None and seen < 10:  # an error in the user's code, wrapped by ours
+        if _from_user_code(cause):
+            message += ' (--debug shows the traceback)'
+            break
+        cause, seen = cause.__cause__, seen + 1
+    return message
+
+
+def main(argv=None):
+    """The ``fastrun`` command. Returns the exit status: 0; 2 after a one-line user error; 1
+    after a run that failed on its own terms (disk full, non-finite loss), also in one line."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, 'debug', False) or os.environ.get('FASTRUN_DEBUG', '') not in ('', '0')
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print('fastrun: interrupted', file=sys.stderr)
+        return 130
+    except Exception as e:
+        message = None if debug else user_error(e, getattr(args, 'loaded_config', None))
+        if message is None:
+            raise
+        sys.stderr.flush()
+        print(f'fastrun: error: {message}', file=sys.stderr)
+        return exit_status(e)
 
 
 def entry():

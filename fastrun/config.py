@@ -26,8 +26,9 @@ import warnings
 import yaml
 
 __all__ = [
-    'Config', 'ConfigDict', 'ConfigError', 'DictAction', 'KNOWN_KEYS', 'check_types',
-    'check_unknown_keys', 'import_modules_from_strings', 'parse_cfg_options',
+    'Config', 'ConfigDict', 'ConfigError', 'ConfigKeyError', 'ConfigTypeError', 'CustomImportError',
+    'DictAction', 'KNOWN_KEYS', 'check_types', 'check_unknown_keys', 'import_modules_from_strings',
+    'parse_cfg_options',
 ]
 
 BASE_KEY = '_base_'
@@ -49,6 +50,14 @@ class ConfigError(ValueError):
     def __str__(self):
         where = self.filename or '<config>'
         return f'{where}: {self.key}: {self.reason}' if self.key else f'{where}: {self.reason}'
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config value of the wrong type (a ConfigError that is also a TypeError)."""
+
+
+class ConfigKeyError(ConfigError, KeyError):
+    """A key defined twice (a ConfigError that is also a KeyError, as mmcv raises)."""
 
 
 # --------------------------------------------------------------------------- ConfigDict
@@ -186,8 +195,23 @@ def _exec_py(text, label):
             if (k == BASE_KEY or not k.startswith('_')) and not isinstance(v, dropped)}
 
 
+def _configs_in(folder, limit=6):
+    """A few config file names inside ``folder`` (for the error about a folder given as a config)."""
+    try:
+        names = sorted(n for n in os.listdir(folder) if osp.splitext(n)[1].lower() in _FORMATS
+                       and osp.isfile(osp.join(folder, n)))
+    except OSError:
+        return ''
+    if not names:
+        return ''
+    more = f', ... ({len(names) - limit} more)' if len(names) > limit else ''
+    return f"; config files in it: {', '.join(names[:limit])}{more}"
+
+
 def _read_file(path):
     """(dict, text) of one config file; the format comes from the suffix."""
+    if osp.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, 'is a directory, not a config file' + _configs_in(path), path)
     if not osp.isfile(path):
         raise FileNotFoundError(errno.ENOENT, 'config file not found', path)
     fmt = _FORMATS.get(osp.splitext(path)[1].lower())
@@ -198,18 +222,31 @@ def _read_file(path):
     return _parse_text(text, fmt, path), text
 
 
-def _load(path, chain=()):
-    """(resolved dict, text) of the config at ``path`` with its ``_base_`` files merged in."""
+def _load(path, chain=(), allow_python_bases=False, data_only=False):
+    """(resolved dict, text) of the config at ``path`` with its ``_base_`` files merged in.
+
+    ``data_only``: ``path`` is a ``_base_`` of a JSON/YAML config (see :func:`_resolve_bases`).
+    """
     path = osp.abspath(osp.expanduser(os.fspath(path)))
     if path in chain:
         cycle = ' -> '.join(chain[chain.index(path):] + (path,))
         raise ConfigError(f'circular inheritance: {cycle}', chain[-1], BASE_KEY)
     data, text = _read_file(path)
-    return _resolve_bases(data, f'{path}\n{text}', path, osp.dirname(path), chain + (path,))
+    return _resolve_bases(data, f'{path}\n{text}', path, osp.dirname(path), chain + (path,),
+                          allow_python_bases, data_only or _format_of(path) != 'py')
 
 
-def _resolve_bases(data, text, label, base_dir, chain):
-    """Merge ``data`` over its ``_base_`` files (relative to ``base_dir``); returns (dict, text)."""
+def _format_of(path):
+    return _FORMATS.get(osp.splitext(path)[1].lower())
+
+
+def _resolve_bases(data, text, label, base_dir, chain, allow_python_bases=False, data_only=False):
+    """Merge ``data`` over its ``_base_`` files (relative to ``base_dir``); returns (dict, text).
+
+    ``data_only``: ``data`` comes from a JSON/YAML config (or one of its bases). Reading such a
+    config must never run code, so its bases are JSON/YAML too: a ``.py`` base is refused
+    unless ``allow_python_bases``. A ``.py`` config may name bases of any format, as in mmcv.
+    """
     bases = data.pop(BASE_KEY, None)
     if bases is None:
         return _strip_delete(data), text
@@ -222,12 +259,17 @@ def _resolve_bases(data, text, label, base_dir, chain):
         base_path = osp.join(base_dir, osp.expanduser(base))
         if not osp.isfile(base_path):
             raise FileNotFoundError(errno.ENOENT, f'config file not found (a _base_ of {label})', base_path)
-        base_data, base_text = _load(base_path, chain)
+        if data_only and not allow_python_bases and _format_of(base_path) == 'py':
+            raise ConfigError(f'{base!r} is a Python file: the bases of a JSON/YAML config are '
+                              f'JSON/YAML only, since reading it must not run code (pass '
+                              f'--allow-python-bases, or allow_python_bases=True, to allow it)',
+                              label, BASE_KEY)
+        base_data, base_text = _load(base_path, chain, allow_python_bases, data_only)
         for key in base_data:
             if key in owner:
                 # mmcv refuses this too: which base should win would be a silent guess.
-                raise KeyError(f"{label}: key '{key}' is defined in two _base_ files: "
-                               f'{owner[key]} and {base_path}')
+                raise ConfigKeyError(f"key '{key}' is defined in two _base_ files: "
+                                     f'{owner[key]} and {base_path}', label, BASE_KEY)
             owner[key] = base_path
         merged.update(base_data)
         texts.append(base_text)
@@ -303,26 +345,37 @@ def import_modules_from_strings(imports, allow_failed_imports=False, search_path
     return modules[0] if single else modules
 
 
+
+
+class CustomImportError(ImportError):
+    """A module named in ``custom_imports`` failed to import; names the config file and the key."""
+
+    def __init__(self, reason, filename, key='custom_imports.imports', name=None):
+        super().__init__(f'{filename}: {key}: {reason}', name=name)
+        self.reason, self.config_file, self.key = reason, filename, key
+
+
 def _import_custom(value, label, search_dir):
     """Process a config's ``custom_imports=dict(imports=[...], allow_failed_imports=False)``."""
     if not isinstance(value, dict):
-        raise TypeError(f'{label}: custom_imports must be dict(imports=[...], allow_failed_imports=False), '
-                        f'got {type(value).__name__}')
+        raise ConfigTypeError(f'must be dict(imports=[...], allow_failed_imports=False), '
+                              f'got {type(value).__name__}', label, 'custom_imports')
     unknown = sorted(set(value) - {'imports', 'allow_failed_imports'}, key=str)
     if unknown:
-        raise TypeError(f'{label}: custom_imports.{unknown[0]}: unknown key; '
-                        f'expected imports and allow_failed_imports')
+        raise ConfigTypeError('unknown key; expected imports and allow_failed_imports', label,
+                              f'custom_imports.{unknown[0]}')
     imports = value.get('imports')
     if not (isinstance(imports, str)
             or (isinstance(imports, (list, tuple)) and all(isinstance(i, str) for i in imports))):
-        raise TypeError(f'{label}: custom_imports.imports must be a str or a list of str, got {imports!r}')
+        raise ConfigTypeError(f'must be a str or a list of str, got {imports!r}', label,
+                              'custom_imports.imports')
     allow = value.get('allow_failed_imports', False)
     if not isinstance(allow, bool):
-        raise TypeError(f'{label}: custom_imports.allow_failed_imports must be a bool, got {allow!r}')
+        raise ConfigTypeError(f'must be a bool, got {allow!r}', label, 'custom_imports.allow_failed_imports')
     try:
         import_modules_from_strings(imports, allow, search_paths=[search_dir])
     except ImportError as e:
-        raise ImportError(f'{label}: custom_imports.imports: {e}', name=e.name) from (e.__cause__ or e)
+        raise CustomImportError(str(e), label, name=e.name) from (e.__cause__ or e)
 
 
 # --------------------------------------------------------------------------- writing Python
@@ -394,23 +447,28 @@ class Config(ConfigDict):
         object.__setattr__(self, '_text', cfg_text)
 
     @classmethod
-    def fromfile(cls, filename, import_custom_modules=True):
-        """Read a ``.py``/``.json``/``.yaml`` config with its ``_base_`` files; import its ``custom_imports``."""
+    def fromfile(cls, filename, import_custom_modules=True, allow_python_bases=False):
+        """Read a ``.py``/``.json``/``.yaml`` config with its ``_base_`` files; import its ``custom_imports``.
+
+        The ``_base_`` files of a JSON/YAML config must be JSON/YAML (reading it runs no code)
+        unless ``allow_python_bases``; a ``.py`` config may inherit from any format.
+        """
         filename = os.fspath(filename)
-        data, text = _load(filename)
+        data, text = _load(filename, allow_python_bases=allow_python_bases)
         cfg = cls(data, text, filename)
         if import_custom_modules and cfg.get('custom_imports'):
             _import_custom(cfg['custom_imports'], filename, osp.dirname(osp.abspath(filename)))
         return cfg
 
     @classmethod
-    def fromstring(cls, cfg_str, file_format='.py', import_custom_modules=True):
+    def fromstring(cls, cfg_str, file_format='.py', import_custom_modules=True, allow_python_bases=False):
         """Read a config from text in the given format; ``_base_`` paths are relative to the working directory."""
         fmt = _FORMATS.get('.' + file_format.lower().lstrip('.'))
         if fmt is None:
             raise ConfigError(f'unsupported config format {file_format!r}; use one of {", ".join(_FORMATS)}')
         data = _parse_text(cfg_str, fmt, None)
-        data, text = _resolve_bases(data, cfg_str, '<string>', os.getcwd(), ())
+        data, text = _resolve_bases(data, cfg_str, '<string>', os.getcwd(), (), allow_python_bases,
+                                    data_only=fmt != 'py')
         cfg = cls(data, text)
         if import_custom_modules and cfg.get('custom_imports'):
             _import_custom(cfg['custom_imports'], '<string>', os.getcwd())
@@ -521,6 +579,13 @@ def _set_in(node, parts, i, value, full_key, filename, allow_list_keys):
             node[key] = _merged(node.get(key), value)
         else:
             child = node.get(key)
+            if child is None and allow_list_keys and parts[i + 1].isdigit():
+                # mmcv would create a dict with the key '0' here, which fails later and far
+                # from the option: an index needs a list to address.
+                at = '.'.join(parts[:i + 1])
+                raise KeyError(f"{where}: option '{full_key}': '{at}' is not in the config, so "
+                               f"'{parts[i + 1]}' has no list item to address; set the whole "
+                               f"list instead ({at}=\"[dict(...)]\")")
             node[key] = _set_in(ConfigDict() if child is None else child, parts, i + 1, value,
                                 full_key, filename, allow_list_keys)
         return node

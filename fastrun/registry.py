@@ -99,6 +99,7 @@ def build_from_cfg(cfg, registry, default_args=None):
             err = type(e)(f'{obj_cls.__name__}: {e}')
         except Exception:
             raise e
+        err.built_class = obj_cls  # the command line reports bad arguments of known classes
         raise err from e
 
 

@@ -1,6 +1,7 @@
 """The ``fastrun`` command on tiny configs, run for real in subprocesses."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -223,3 +224,40 @@ def test_plot_writes_a_png(base_cfg, tmp_path):
     out = tmp_path / 'curves.png'
     run_cli('plot', log, '--keys', 'loss', 'accuracy_top-1', '--out', out)
     assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+#: The optional extras' packages: none of them may be needed by `fastrun train`.
+OPTIONAL = ['rich', 'tensorboard', 'torch.utils.tensorboard', 'wandb', 'mlflow', 'matplotlib',
+            'nvtx', 'safetensors', 'dvclive', 'neptune', 'clearml']
+
+
+def test_train_in_a_terminal_needs_no_optional_extra(base_cfg, tmp_path):
+    """The Quick start as a person runs it: in a terminal (a pseudo-terminal here), with none of
+    the optional extras importable. It used to end with an ImportError of the progress bar."""
+    import pty  # noqa: F401  (POSIX only)
+    master, slave = os.openpty()
+    code = (f'import sys\nfor m in {OPTIONAL!r}:\n    sys.modules[m] = None\n'
+            f'from fastrun.cli import main\n'
+            f'sys.exit(main(["train", {str(base_cfg)!r}, "--work-dir", {str(tmp_path / "w")!r}]))\n')
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               COLUMNS='100')
+    proc = subprocess.Popen([sys.executable, '-c', code], stdin=slave, stdout=slave, stderr=slave,
+                            env=env, cwd=tmp_path, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, b''.join(chunks).decode(errors='replace')[-4000:]
+    out = b''.join(chunks).decode('utf-8', errors='replace')
+    assert 'Traceback' not in out and 'Error' not in out
+    # The bar drew (in place, with \r) and each epoch left its finished line.
+    assert '\rtrain 1/2 |' in out and '\rtrain 2/2 |' in out
+    assert len(re.findall(r'train 2/2 \|\S+\|  4/4  ', out)) >= 1
+    assert 'Epoch(val) [2]' in out and os.path.isfile(tmp_path / 'w' / 'epoch_2.pth')

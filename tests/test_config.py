@@ -188,6 +188,41 @@ def test_base_errors(tmp_path):
         Config.fromfile(write(tmp_path / 'z.py', '_base_ = 3\n'))
 
 
+def test_a_directory_is_not_a_config(tmp_path):
+    write(tmp_path / 'configs' / 'a.py', 'x = 1\n')
+    write(tmp_path / 'configs' / 'b.yaml', 'x: 1\n')
+    with pytest.raises(IsADirectoryError) as info:
+        Config.fromfile(tmp_path / 'configs')
+    assert info.value.strerror == 'is a directory, not a config file; config files in it: a.py, b.yaml'
+    assert info.value.filename.endswith('configs')
+
+
+def test_json_and_yaml_configs_inherit_from_json_and_yaml_only(tmp_path):
+    marker = tmp_path / 'ran'
+    write(tmp_path / 'code.py', f"open({str(marker)!r}, 'w').close()\nseed = 1\n")
+    write(tmp_path / 'data.yaml', 'log_level: INFO\n')
+    write(tmp_path / 'ok.json', json.dumps({'_base_': 'data.yaml', 'seed': 2}))
+    assert Config.fromfile(tmp_path / 'ok.json').to_dict() == {'log_level': 'INFO', 'seed': 2}
+    # A .py base, directly or further down the chain, would run code: refused, nothing ran.
+    write(tmp_path / 'direct.json', json.dumps({'_base_': 'code.py'}))
+    write(tmp_path / 'middle.yaml', '_base_: code.py\n')
+    write(tmp_path / 'chain.json', json.dumps({'_base_': ['data.yaml', 'middle.yaml']}))
+    for name, label in (('direct.json', 'direct.json'), ('chain.json', 'middle.yaml')):
+        with pytest.raises(ConfigError, match="'code.py' is a Python file") as info:
+            Config.fromfile(tmp_path / name)
+        assert info.value.filename == str(tmp_path / label) and info.value.key == '_base_'
+        assert not marker.exists()
+    with pytest.raises(ConfigError, match='Python file'):
+        Config.fromstring(json.dumps({'_base_': str(tmp_path / 'code.py')}), '.json')
+    assert not marker.exists()
+    # Asked for: mmcv's behaviour.
+    assert Config.fromfile(tmp_path / 'chain.json', allow_python_bases=True).seed == 1
+    assert marker.exists()
+    # A .py config still inherits from any format, and its JSON base from JSON/YAML.
+    write(tmp_path / 'top.py', "_base_ = ['ok.json']\nx = 1\n")
+    assert Config.fromfile(tmp_path / 'top.py').to_dict() == {'log_level': 'INFO', 'seed': 2, 'x': 1}
+
+
 # --------------------------------------------------------------------------- access
 
 
@@ -365,6 +400,15 @@ def test_merge_from_dict_errors_name_the_full_key():
     # Without list keys a list is just replaced, as a whole.
     cfg.merge_from_dict({'custom_hooks': []}, allow_list_keys=False)
     assert cfg.custom_hooks == []
+
+
+def test_an_index_into_a_missing_list_is_an_error_not_a_dict_keyed_0():
+    cfg = Config({'optimizer': {'lr': 0.1}})
+    with pytest.raises(KeyError, match=r"custom_hooks.* is not in the config, so .*0.* has no list item"):
+        cfg.merge_from_dict({'custom_hooks.0.priority': 'HIGH'})
+    assert 'custom_hooks' not in cfg
+    cfg.merge_from_dict({'data.train.type': 'Fake'})  # missing dict levels are still created
+    assert cfg.data.train.type == 'Fake'
 
 
 def test_parse_cfg_options_on_the_usual_strings():

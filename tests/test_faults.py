@@ -25,7 +25,7 @@ from fastrun import Config, ConfigError, Hook, Runner
 from fastrun.builder import build_dataset, build_model, set_random_seed, train_model
 from fastrun.checkpoint import (CheckpointError, _read_safetensors, find_resumable_checkpoint,
                                 read_checkpoint)
-from fastrun.cli import main as cli_main
+from fastrun.cli import run as cli_main  # errors propagate (main() reports them in one line)
 from fastrun.hooks.checkpoint import CheckpointHook
 from fastrun.hooks.invalid_loss import CheckInvalidLossHook
 from fastrun.hooks.logger.text import TextLoggerHook
