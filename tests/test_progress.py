@@ -63,8 +63,9 @@ def screen(text):
 def toy_runner(logger=None, **kwargs):
     torch.manual_seed(0)
     model = ToyModel()
-    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), logger=logger,
-                    **kwargs)
+    if logger is not None:  # left out: fastrun's logger (an explicit None raises, as in mmcv)
+        kwargs['logger'] = logger
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), **kwargs)
     runner.register_hook(OptimizerHook(), 'ABOVE_NORMAL')  # the loss moves from epoch to epoch
     return runner
 
