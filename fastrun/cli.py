@@ -1,7 +1,6 @@
 """The ``fastrun`` command: ``train``, ``test``, ``hooks`` and ``plot``."""
 import argparse
 import json
-import os
 import os.path as osp
 import sys
 import time
@@ -50,6 +49,7 @@ def _phase_datasets(cfg):
 def cmd_train(args):
     import torch
 
+    from . import storage
     from .builder import build_model, set_random_seed, train_model
     from .config import check_types, check_unknown_keys
     from .dist import init_dist
@@ -82,11 +82,13 @@ def cmd_train(args):
     from .dist import get_dist_info
     rank, world_size = get_dist_info()
 
-    os.makedirs(cfg.work_dir, exist_ok=True)
+    # A URL work dir is never a local path: its files are written to a local staging folder
+    # and uploaded (the runner mirrors that folder to the URL).
+    local_dir, _ = storage.local_work_dir(cfg.work_dir)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if rank == 0:
-        cfg.dump(osp.join(cfg.work_dir, 'config.py'))
-    logger = get_logger('fastrun', log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
+        cfg.dump(osp.join(local_dir, 'config.py'))
+    logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
                         log_level=cfg.get('log_level', 'INFO'))
     custom = (cfg.get('custom_imports') or {}).get('imports') or []
     for name in [custom] if isinstance(custom, str) else custom:
@@ -97,9 +99,10 @@ def cmd_train(args):
         latest = find_latest_checkpoint(cfg.work_dir, logger)
         if latest is not None:
             cfg.resume_from = latest
-            logger.info('auto-resume: resuming from %s', cfg.resume_from)
+            logger.info('auto-resume: resuming from %s', storage.redact(cfg.resume_from))
         else:
-            logger.info('auto-resume: no valid checkpoint in %s, starting fresh', cfg.work_dir)
+            logger.info('auto-resume: no valid checkpoint in %s, starting fresh',
+                        storage.redact(cfg.work_dir))
     if args.unsafe_load:
         logger.warning('--unsafe-load: checkpoints may unpickle any object, which can run code '
                        'from the file; use it only for files you trust')
@@ -231,7 +234,8 @@ def build_parser():
 
     p = sub.add_parser('train', help='train a model from a config file')
     p.add_argument('config')
-    p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
+    p.add_argument('--work-dir', help='output folder or fsspec URL (s3://bucket/run, gs://..., '
+                                      'az://...; default: work_dirs/<config name>)')
     p.add_argument('--resume-from', help='checkpoint to resume from (weights, optimizer, counters)')
     p.add_argument('--load-from', help='checkpoint whose weights to start from (epoch 0)')
     p.add_argument('--auto-resume', action='store_true',
@@ -250,7 +254,7 @@ def build_parser():
 
     p = sub.add_parser('test', help='evaluate a checkpoint on the test split')
     p.add_argument('config')
-    p.add_argument('checkpoint')
+    p.add_argument('checkpoint', help='a checkpoint file or fsspec URL')
     p.add_argument('--metrics', nargs='+', help='e.g. accuracy precision recall f1_score')
     p.add_argument('--metric-options', nargs='+', metavar='KEY=VALUE', help='e.g. topk=1,5')
     p.add_argument('--out', help='write the metrics to this JSON file')

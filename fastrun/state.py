@@ -23,6 +23,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from . import storage
 from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
                          read_checkpoint, save_checkpoint, to_plain)
 from .sampler import IterLoader, sampler_of
@@ -107,9 +108,11 @@ class RunState:
         ``meta`` and mmcv's counters, and :meth:`capture` as ``runner_state``. The file is
         written atomically (a temporary file, fsync, rename) with a checksum; then
         ``latest.pth`` is pointed at it (a symlink, or a copy where there are none), also by an
-        atomic rename. A model holding NaN/inf is not saved (FloatingPointError); a failed
-        write raises :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier
-        files and ``latest.pth`` as they were.
+        atomic rename. ``out_dir`` may be a URL (:mod:`fastrun.storage`): the file is uploaded
+        in the background, then ``latest.pth`` becomes a pointer object naming it. A model
+        holding NaN/inf is not saved (FloatingPointError); a failed write raises
+        :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier files and
+        ``latest.pth`` as they were.
         """
         if meta is None:
             meta = {}
@@ -119,7 +122,7 @@ class RunState:
             meta = dict(runner.meta, **meta)
         meta.update(runner._checkpoint_counters())
         filename = filename_tmpl.format(runner._checkpoint_index())
-        filepath = osp.join(out_dir, filename)
+        filepath = storage.join(out_dir, filename)
         save_checkpoint(runner.model, filepath, optimizer=runner.optimizer if save_optimizer else None,
                         meta=meta, extra={'runner_state': self.capture(runner)})
         if create_symlink:
@@ -240,6 +243,10 @@ def gather_rng_states(runner):
 
 def _point_latest(out_dir, filename, filepath):
     # latest.pth -> filename, replaced by a rename: it never points at a half-written file.
+    if storage.is_remote(out_dir):  # a pointer object, written after the checkpoint's upload
+        storage.set_pointer(storage.join(out_dir, storage.LATEST), filename)
+        return
+    out_dir = storage.local_path(out_dir)
     dst = osp.join(out_dir, 'latest.pth')
     tmp = dst + '.tmp-link'
     try:
