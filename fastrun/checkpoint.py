@@ -544,7 +544,7 @@ def find_resumable_checkpoint(work_dir, logger=None):
         try:
             read_checkpoint(path)
         except (CheckpointError, OSError) as e:
-            log.warning('auto-resume: skipping %s: %s', path, e)
+            log.warning('auto-resume: skipping %s: %s', storage.redact(path), storage.redact(e))
             continue
         return path
     return None

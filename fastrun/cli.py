@@ -106,7 +106,9 @@ def cmd_train(args):
     if args.unsafe_load:
         logger.warning('--unsafe-load: checkpoints may unpickle any object, which can run code '
                        'from the file; use it only for files you trust')
-    logger.info('Config:\n%s', cfg.pretty_text)
+    # URLs in it are shown without user info (credentials belong in the environment).
+    config_text = storage.redact(cfg.pretty_text)
+    logger.info('Config:\n%s', config_text)
     if cfg.get('cudnn_benchmark'):
         torch.backends.cudnn.benchmark = True
     seed = cfg.get('seed')
@@ -114,7 +116,7 @@ def cmd_train(args):
         set_random_seed(seed, deterministic=cfg.get('deterministic', False), rank=rank)
         logger.info('Set random seed to %d (+ rank %d), deterministic: %s', seed, rank,
                     cfg.get('deterministic', False))
-    meta = dict(seed=seed, exp_name=osp.basename(args.config), config=cfg.pretty_text,
+    meta = dict(seed=seed, exp_name=osp.basename(args.config), config=config_text,
                 world_size=world_size)
 
     model = build_model(cfg['model'])

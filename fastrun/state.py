@@ -153,7 +153,7 @@ class RunState:
         checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only,
                                      verify='warn', logger=runner.logger)
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
-            raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
+            raise CheckpointError(f'{storage.redact(filename)}: not a training checkpoint (no state_dict); use '
                                   f'load_from for bare weights')
         state_dict = checkpoint['state_dict']
         revised = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
@@ -161,7 +161,7 @@ class RunState:
         report = load_state_dict(runner.model, revised, logger=runner.logger, quiet=True)
         self.pending_weights = OrderedDict((k, revised[k]) for k in report['unexpected']) or None
         if report['missing'] or report['mismatched']:
-            runner.logger.warning('resume from %s: %s', filename, _mismatch(report))
+            runner.logger.warning('resume from %s: %s', storage.redact(filename), _mismatch(report))
         meta = checkpoint.get('meta', {})
         state = checkpoint.get('runner_state')
         if isinstance(state, dict):
@@ -192,7 +192,7 @@ class RunState:
             load_hook_states(runner.hooks, state['hooks'], runner.logger)
         runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
                            f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
-                           if self.epoch_pos else '', filename)
+                           if self.epoch_pos else '', storage.redact(filename))
         return checkpoint
 
     def apply_weights(self, runner):
@@ -292,7 +292,7 @@ def _load_optimizer(optimizer, state, filename):
             raise TypeError('Optimizer should be dict or torch.optim.Optimizer '
                             f'but got {type(optimizer).__name__}')
     except (ValueError, KeyError) as e:
-        raise CheckpointError(f'{filename}: its optimizer state does not fit this run\'s '
+        raise CheckpointError(f'{storage.redact(filename)}: its optimizer state does not fit this run\'s '
                               f'optimizer ({type(e).__name__}: {e}); was it saved by another '
                               f'model or optimizer configuration?') from e
 

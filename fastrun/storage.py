@@ -98,9 +98,12 @@ def is_remote(path):
     return is_url(path) and _protocol(path) not in _LOCAL_PROTOCOLS
 
 
+_USERINFO = re.compile(r'([A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@')
+
+
 def redact(text):
     """``text`` with the user info of any URL in it (``user:secret@``) replaced by ``***@``."""
-    return re.sub(r'([A-Za-z][A-Za-z0-9+.\-]*://)[^/@\s]+@', r'\1***@', str(text))
+    return _USERINFO.sub(r'\1***@', str(text))
 
 
 def local_path(path):
@@ -688,7 +691,7 @@ def _retry(fn, url, local=None):
             last = e
             if i + 1 < attempts:
                 delay = UPLOAD_BACKOFF_S * 2 ** i
-                logger_.warning('upload to %s failed (%s: %s); retrying in %.1f s', redact(url),
+                logger_.warning('upload to %s failed (%s: %s); retrying in %g s', redact(url),
                                 type(e).__name__, redact(e), delay)
                 time.sleep(delay)
     kept = f'; the local copy is kept at {local}' if local else ''

@@ -160,7 +160,8 @@ class TextLoggerHook(LoggerHook):
         record = {k: _round_floats(v) for k, v in log_dict.items()}
         if self._json_file is None:
             self._json_file = open(self.json_log_path, 'a')
-        self._json_file.write(json.dumps(record, default=_json_default) + '\n')
+        # URLs without user info (a resumed run's meta names its checkpoint URLs).
+        self._json_file.write(storage.redact(json.dumps(record, default=_json_default)) + '\n')
         # One small write per log interval: cheap, and a crash keeps every record.
         self._json_file.flush()
 
