@@ -518,7 +518,8 @@ def wait_uploads(raise_errors=True):
     Raises the :class:`UploadError` of a failed upload (``raise_errors=False``: logs it).
     Call it before the process exits; ``Runner.run`` does before it returns.
     """
-    _uploads.submit('sync', None, None, check=False)
+    if _uploads.busy():  # a run that wrote nothing to a URL starts no thread here
+        _uploads.submit('sync', None, None, check=False)
     _uploads.wait(raise_errors)
 
 
@@ -551,6 +552,11 @@ class _Uploads:
     def mirror(self, local, url):
         with self._lock:
             self._mirrors[local] = url
+
+    def busy(self):
+        """True while jobs run or a work dir is mirrored (then there may be files to upload)."""
+        with self._lock:
+            return self._running or bool(self._mirrors)
 
     def pending(self, url):
         with self._lock:

@@ -272,6 +272,27 @@ def test_a_failed_upload_raises_naming_the_url_and_loses_nothing(staging, caplog
     assert read_checkpoint(str(local.with_name('epoch_4.pth')))['meta']['epoch'] == 4
 
 
+def test_the_best_checkpoint_goes_to_a_url_out_dir(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from fastrun.hooks.evaluation import EvalHook
+    from tests.test_eval_hook import Classifier, ScriptedSet
+    torch.manual_seed(0)
+    model = Classifier()
+    runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                    work_dir=str(tmp_path / 'exp'), max_epochs=4)
+    runner.register_hook(OptimizerHook(), 'ABOVE_NORMAL')
+    scores = ScriptedSet(scores=[0.5, 0.7, 0.6, 0.9])
+    runner.register_hook(EvalHook(DataLoader(scores, batch_size=2), save_best='accuracy_top-1',
+                                  out_dir='memory://best'), 'LOW')
+    runner.run([DataLoader(ScriptedSet(), batch_size=2)], [('train', 1)])
+    best = 'memory://best/exp/best_accuracy_top-1_epoch_4.pth'
+    assert runner.meta['hook_msgs']['best_ckpt'] == best
+    assert list(objects('memory://best/exp')) == ['best_accuracy_top-1_epoch_4.pth']
+    assert read_checkpoint(best)['meta']['epoch'] == 4
+    assert not [n for n in os.listdir(tmp_path / 'exp') if n.endswith('.pth')]
+
+
 # ---------------------------------------------------------------- logs and the CLI
 def test_text_logs_are_uploaded_to_a_url_out_dir(tmp_path):
     work = tmp_path / 'exp'
