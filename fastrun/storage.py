@@ -106,11 +106,21 @@ def redact(text):
     return _USERINFO.sub(r'\1***@', str(text))
 
 
+_HALF_URL = re.compile(r'^([A-Za-z][A-Za-z0-9+.\-]+):/(?!/)')
+
+
 def local_path(path):
-    """The local path of ``path``: a plain path as it is, a ``file://`` URL without its scheme."""
+    """The local path of ``path``: a plain path as it is, a ``file://`` URL without its scheme.
+
+    ``s3:/bucket`` (a URL missing a ``/``) is refused rather than made a local folder ``s3:``.
+    """
     path = os.fspath(path)
     if is_remote(path):
         raise ArgumentError(f'{redact(path)} is not a local path')
+    half = _HALF_URL.match(path)
+    if half:
+        raise ArgumentError(f"{redact(path)!r} looks like a URL missing a '/' "
+                            f"({half.group(1)}://...); it is not taken as a local folder")
     if is_url(path):
         from fsspec.implementations.local import LocalFileSystem
         return LocalFileSystem._strip_protocol(path)

@@ -133,6 +133,8 @@ def test_a_url_is_never_a_local_folder(tmp_path, monkeypatch, staging):
         Runner(ToyModel(), work_dir='nosuch://runs/a', max_epochs=1)
     with pytest.raises(ArgumentError, match='not a local path'):
         storage.local_path('s3://runs/a')
+    with pytest.raises(ArgumentError, match=r"looks like a URL missing a '/' \(s3://...\)"):
+        Runner(ToyModel(), work_dir='s3:/runs/a', max_epochs=1)  # what `s3://x` + normpath gives
     assert sorted(os.listdir(tmp_path)) == ['staging']
 
 
@@ -293,6 +295,28 @@ def test_the_best_checkpoint_goes_to_a_url_out_dir(tmp_path):
     assert not [n for n in os.listdir(tmp_path / 'exp') if n.endswith('.pth')]
 
 
+def test_pretrained_weights_and_load_from_read_a_url():
+    from fastrun.models import SmallCNN
+    from tests.test_models import cnn_classifier
+    torch.manual_seed(0)
+    trained = cnn_classifier()
+    url = 'memory://zoo/cnn.pth'
+    with fsspec.open(url, 'wb') as f:
+        torch.save({'meta': {'epoch': 1}, 'state_dict': trained.state_dict()}, f)
+    torch.manual_seed(1)
+    fresh = SmallCNN(in_channels=3, channels=(8, 16), init_cfg=dict(
+        type='Pretrained', checkpoint=url, prefix='backbone.'))
+    fresh.init_weights()
+    assert_same_weights(fresh.state_dict(), trained.backbone.state_dict())
+    other = cnn_classifier()
+    runner = Runner(other, work_dir=None, max_epochs=1)
+    runner.load_checkpoint(url)
+    assert_same_weights(other.state_dict(), trained.state_dict())
+    with pytest.raises(FileNotFoundError, match="memory://zoo/nothing.pth' not found"):
+        SmallCNN(in_channels=3, init_cfg=dict(type='Pretrained',
+                                              checkpoint='memory://zoo/nothing.pth')).init_weights()
+
+
 # ---------------------------------------------------------------- logs and the CLI
 def test_text_logs_are_uploaded_to_a_url_out_dir(tmp_path):
     work = tmp_path / 'exp'
@@ -312,7 +336,9 @@ model = dict(type='ImageClassifier',
              head=dict(type='LinearClsHead', num_classes=4, in_channels=8))
 data = dict(samples_per_gpu=16, workers_per_gpu=0,
             train=dict(type='SyntheticClassification', num_samples=32, shape=(1, 4, 4),
-                       num_classes=4, seed=0))
+                       num_classes=4, seed=0),
+            test=dict(type='SyntheticClassification', num_samples=16, shape=(1, 4, 4),
+                      num_classes=4, seed=1))
 optimizer = dict(type='SGD', lr=0.05, momentum=0.9)
 optimizer_config = dict(grad_clip=None)
 lr_config = dict(policy='step', step=[3])
@@ -324,7 +350,7 @@ seed = 0
 '''
 
 
-def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypatch):
+def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'cfg.py').write_text(CONFIG)
     url = 'memory://user:hunter2@runs/cli'
@@ -344,6 +370,10 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     # the user info is never logged
     assert not any(b'hunter2' in data for n, data in files.items() if '.log' in n)
     assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'staging']
+    capsys.readouterr()
+    # fastrun test on the URL of latest.pth: the pointer object is followed
+    assert cli_main(['test', 'cfg.py', f'{url}/latest.pth', '--metric-options', 'topk=1']) == 0
+    assert 'accuracy' in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- what is refused, and how
