@@ -749,7 +749,11 @@ def _work_dir(value, cfg):
         return
     if not isinstance(value, (str, os.PathLike)):
         raise _Invalid(f'must be None or a folder or URL (str), got {type(value).__name__}')
-    _storage_url(os.fspath(value))
+    from . import storage
+    try:
+        storage.check_location(os.fspath(value))  # a backend that is installed and writable
+    except (ValueError, ImportError) as e:
+        raise _Invalid(str(e)) from None
 
 
 def _out_dir(value, cfg):

@@ -75,6 +75,8 @@ _EXTRAS = {'s3': ('s3fs', 's3'), 's3a': ('s3fs', 's3'), 'gs': ('gcsfs', 'gcs'),
 _MMCV_ONLY = {'petrel': "SenseTime's Petrel client, with its own credentials file",
               'ceph': "mmcv's deprecated Ceph client", 'memcached': 'a memcached cache',
               'lmdb': 'an LMDB database', 'http': 'reads over HTTP(S), never writes'}
+# fsspec protocols fastrun reads from but cannot write to.
+_READ_ONLY = frozenset(('http', 'https'))
 # Temporary files of interrupted writes (never mirrored).
 _TEMPORARY_SUFFIXES = ('.tmp', '.tmp-link')
 
@@ -226,7 +228,11 @@ def check_location(out_dir, file_client_args=None, owner=None):
                                 f"file_client_args names the local disk; drop file_client_args "
                                 f"to write to the URL")
     if out_dir is not None and is_remote(os.fspath(out_dir)):
-        check_url(os.fspath(out_dir))
+        url = os.fspath(out_dir)
+        check_url(url)
+        if _protocol(url) in _READ_ONLY:
+            raise ArgumentError(f'{who}{redact(url)}: {_protocol(url)}:// is read-only (checkpoints '
+                                f'and logs are written there); use s3://, gs://, az://...')
 
 
 # --------------------------------------------------------------------------- local folders
@@ -264,7 +270,7 @@ def local_work_dir(work_dir, mirror=False):
         os.makedirs(local, exist_ok=True)
         return local, None
     url = normalize(work_dir)
-    check_url(url)
+    check_location(url)
     local = staging_path(url)
     os.makedirs(local, exist_ok=True)
     if mirror:
@@ -614,18 +620,25 @@ class _Uploads:
             try:
                 if not skip:
                     self._run(*job)
-            except UploadError as e:
-                with self._lock:
-                    self._error = self._error or e
-            except Exception as e:  # our own bug: reported like a failed upload, never lost
-                with self._lock:
-                    self._error = self._error or UploadError(f'upload thread: {type(e).__name__}: {e}')
+            except Exception as e:
+                self._failed(e)
             finally:
                 with self._lock:
                     if job[1] is not None and self._pending.get(job[1], (None, None, None))[2] is job:
                         del self._pending[job[1]]
-                if not self._jobs:  # the last job of a save: the work dirs' files follow
+            if not self._jobs:  # the last job of a save: the work dirs' files follow
+                try:
                     self._sync_mirrors()
+                except Exception as e:
+                    self._failed(e)
+
+    def _failed(self, error):
+        # Kept for the next upload() or wait_uploads(); anything else than an UploadError is
+        # our own bug, reported the same way so that it is never lost with the thread.
+        if not isinstance(error, UploadError):
+            error = UploadError(f'upload thread: {type(error).__name__}: {redact(error)}')
+        with self._lock:
+            self._error = self._error or error
 
     def _run(self, kind, url, value):
         if kind == 'put':
@@ -665,14 +678,9 @@ class _Uploads:
                 if self._synced.get((local, rel)) == identity:
                     continue
                 target = join(url, *rel.split(os.sep))
-                try:
-                    fs, path = _fs(target)
-                    _retry(lambda: _write(fs, path, local=osp.join(local, rel)), target,
-                           osp.join(local, rel))
-                except UploadError as e:
-                    with self._lock:
-                        self._error = self._error or e
-                    return
+                fs, path = _fs(target)
+                _retry(lambda: _write(fs, path, local=osp.join(local, rel)), target,
+                       osp.join(local, rel))  # raises UploadError: kept by _work
                 self._synced[(local, rel)] = identity
 
 

@@ -404,6 +404,8 @@ def test_mmcv_file_client_args_map_to_fsspec_or_fail_before_training():
             storage.check_location('s3://bucket/out', args)
     with pytest.raises(ArgumentError, match='is a URL but file_client_args names the local disk'):
         storage.check_location('memory://out', dict(backend='disk'))
+    with pytest.raises(ConfigError, match=r'work_dir: https://example.com/run: https:// is read-only'):
+        check_types(Config(dict(work_dir='https://example.com/run')))
     cfg = Config(dict(checkpoint_config=dict(interval=1, out_dir='s3://user/data',
                                              file_client_args=dict(backend='petrel'))))
     with pytest.raises(ConfigError, match="checkpoint_config.file_client_args: .*'petrel'"):

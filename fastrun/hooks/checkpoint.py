@@ -57,6 +57,8 @@ class CheckpointHook(Hook):
 
     ``interval=-1`` saves only the last one (when ``save_last``). ``out_dir`` defaults to the
     runner's work_dir; given, files go to ``out_dir/<basename of work_dir>`` as in mmcv >= 1.3.16.
+    Either may be an fsspec URL (``s3://...``): the files are uploaded in the background, older
+    ones deleted only after the new one is complete (:mod:`fastrun.storage`).
     ``max_keep_ckpts > 0``: once the new file is complete, the older ``epoch_*``/``iter_*`` files
     present in the folder beyond the newest ``max_keep_ckpts`` are deleted; files numbered after
     the current one (from an earlier, longer run) and the checkpoint the run resumed from are left
