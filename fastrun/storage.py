@@ -45,6 +45,7 @@ from .errors import ArgumentError
 from .optional import require
 
 __all__ = ['UploadError', 'is_url', 'is_remote', 'redact', 'check_url', 'check_location',
+           'check_access',
            'normalize', 'local_path', 'join', 'basename', 'parent', 'staging_path', 'local_work_dir',
            'isfile', 'listdir', 'list_files', 'remove', 'resolve', 'local_copy', 'upload',
            'set_pointer', 'wait_uploads', 'LATEST', 'UPLOAD_RETRIES', 'UPLOAD_BACKOFF_S']
@@ -75,6 +76,8 @@ _EXTRAS = {'s3': ('s3fs', 's3'), 's3a': ('s3fs', 's3'), 'gs': ('gcsfs', 'gcs'),
 _MMCV_ONLY = {'petrel': "SenseTime's Petrel client, with its own credentials file",
               'ceph': "mmcv's deprecated Ceph client", 'memcached': 'a memcached cache',
               'lmdb': 'an LMDB database', 'http': 'reads over HTTP(S), never writes'}
+# fsspec protocols whose first path component is a bucket (container) that must exist.
+_BUCKETED = frozenset(('s3', 's3a', 'gs', 'gcs', 'az', 'abfs', 'abfss'))
 # fsspec protocols fastrun reads from but cannot write to.
 _READ_ONLY = frozenset(('http', 'https'))
 # Temporary files of interrupted writes (never mirrored).
@@ -233,6 +236,30 @@ def check_location(out_dir, file_client_args=None, owner=None):
         if _protocol(url) in _READ_ONLY:
             raise ArgumentError(f'{who}{redact(url)}: {_protocol(url)}:// is read-only (checkpoints '
                                 f'and logs are written there); use s3://, gs://, az://...')
+
+
+def check_access(url):
+    """Fail now, naming ``url``, if it cannot be reached: no such bucket (container), no
+    credentials, no permission to list it. A local path passes.
+
+    One listing (and, on S3 / GCS / Azure, one bucket lookup): hooks call it in ``before_run``,
+    so a wrong URL fails before training instead of at the first upload.
+    """
+    if not is_remote(url):
+        return
+    fs, path = _fs(url)
+    bucket = path.lstrip('/').split('/', 1)[0]
+    try:
+        if _protocols(fs) & _BUCKETED and not fs.exists(bucket):
+            raise FileNotFoundError(f'{redact(url)}: the bucket {bucket!r} does not exist or is '
+                                    f'not visible with the credentials in the environment')
+        _ls(url)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # the backends raise their own types (botocore, google.auth...)
+        raise PermissionError(f'{redact(url)} cannot be reached ({type(e).__name__}: '
+                              f'{redact(e)}); check the credentials in the environment '
+                              f"(see 'Storage' in the README)") from e
 
 
 # --------------------------------------------------------------------------- local folders

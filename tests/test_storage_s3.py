@@ -97,7 +97,7 @@ def s3_objects(fs, prefix):
 
 
 # ---------------------------------------------------------------- in this process
-def test_checkpoints_rotation_logs_and_a_failed_upload_on_s3(s3, tmp_path, staging, monkeypatch):
+def test_checkpoints_rotation_logs_and_a_missing_bucket_on_s3(s3, tmp_path):
     fs, bucket = s3
     url = f's3://{bucket}/unit'
     hooks = (CheckpointHook(interval=1, max_keep_ckpts=2),
@@ -110,15 +110,13 @@ def test_checkpoints_rotation_logs_and_a_failed_upload_on_s3(s3, tmp_path, stagi
     assert read_checkpoint(f'{url}/latest.pth')['meta']['epoch'] == 4
     assert f'{runner.timestamp}.log.json' in s3_objects(fs, f'{bucket}/logs/unit')
 
-    # a bucket that does not exist: retried, then an error naming the URL; nothing lost
-    monkeypatch.setattr(storage, 'UPLOAD_RETRIES', 1)
+    # a bucket that does not exist: an error naming it before the first iteration
     runner = make_runner(str(tmp_path / 'local'),
                          CheckpointHook(interval=1, out_dir=f's3://{bucket}-missing/x'))
-    with pytest.raises(storage.UploadError, match=rf'cannot upload to s3://{bucket}-missing/x/'
-                                                  rf'local/epoch_\d\.pth after 2 attempts'):
+    with pytest.raises(FileNotFoundError, match=rf"s3://{bucket}-missing/x/local: the bucket "
+                                                rf"'{bucket}-missing' does not exist"):
         train(runner)
-    kept = staging / 's3' / f'{bucket}-missing' / 'x' / 'local'
-    assert read_checkpoint(str(kept / 'epoch_1.pth'))['meta']['epoch'] == 1
+    assert runner.iter == 0
 
 
 # ---------------------------------------------------------------- real processes

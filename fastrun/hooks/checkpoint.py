@@ -99,6 +99,7 @@ class CheckpointHook(Hook):
         self._saved_at = None
         runner.logger.info('Checkpoints will be saved to %s', storage.redact(self.save_dir))
         if get_dist_info()[0] == 0:
+            storage.check_access(self.save_dir)  # a wrong URL fails now, not at the first save
             _remove_stale_temporaries(self.save_dir, runner.logger)
 
     def after_train_epoch(self, runner):

@@ -147,6 +147,8 @@ class EvalHook(Hook):
         if self.save_dir != work_location(runner):
             runner.logger.info('The best checkpoint will be saved to %s',
                                storage.redact(self.save_dir))
+        if runner.rank == 0:
+            storage.check_access(self.save_dir)
         if runner.meta is None:
             runner.meta = {}
         hook_msgs = runner.meta.setdefault('hook_msgs', {})

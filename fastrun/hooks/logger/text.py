@@ -90,6 +90,8 @@ class TextLoggerHook(LoggerHook):
                 raise ValueError('TextLoggerHook(out_dir=...) needs a runner with a work_dir')
             runner.logger.info('Text logs will be saved to %s after the training process.',
                                storage.redact(self._out_path(runner)))
+            if runner.rank == 0:
+                storage.check_access(self._out_path(runner))
         if runner.meta is not None:
             self._dump_log(runner.meta, runner)
 
