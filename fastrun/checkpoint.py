@@ -7,7 +7,6 @@ see :meth:`fastrun.Runner.save_checkpoint`), and ``fastrun_checksum``: the SHA-2
 other entry (see :func:`read_checkpoint` for what a mismatch does). Every file fastrun
 writes loads with a plain ``torch.load(weights_only=True)``.
 """
-import glob
 import hashlib
 import json
 import logging

@@ -19,12 +19,10 @@ import time
 import urllib.request
 
 import pytest
-import torch
 
 s3fs = pytest.importorskip('s3fs')
 pytest.importorskip('moto')
 
-from fastrun import storage  # noqa: E402
 from fastrun.checkpoint import read_checkpoint  # noqa: E402
 from fastrun.hooks.checkpoint import CheckpointHook  # noqa: E402
 from fastrun.hooks.logger.text import TextLoggerHook  # noqa: E402
