@@ -7,7 +7,6 @@ see :meth:`fastrun.Runner.save_checkpoint`), and ``fastrun_checksum``: the SHA-2
 other entry (see :func:`read_checkpoint` for what a mismatch does). Every file fastrun
 writes loads with a plain ``torch.load(weights_only=True)``.
 """
-import glob
 import hashlib
 import json
 import logging
@@ -24,6 +23,7 @@ from collections import OrderedDict
 
 import torch
 
+from . import storage
 from .errors import ArgumentError
 
 logger_ = logging.getLogger('fastrun')
@@ -221,7 +221,20 @@ def atomic_save(obj, filename):
     A process killed at any moment leaves either the old file or the complete new one. A
     failed write (disk full, no permission) removes the temporary file and raises a
     :class:`CheckpointWriteError` naming ``filename``; what was there before is untouched.
+    ``filename`` may be a URL (:mod:`fastrun.storage`): the file is written so to its local
+    staging copy, then uploaded in the background (an object store shows it whole or not at
+    all); a failed upload raises :class:`fastrun.storage.UploadError` at the next save or
+    when the run ends.
     """
+    if storage.is_remote(filename):
+        local = storage.staging_path(filename)
+        _atomic_save_local(obj, local, f'{storage.redact(filename)} (staged at {local})')
+        storage.upload(local, filename, remove_local=True)
+    else:
+        _atomic_save_local(obj, storage.local_path(filename), filename)
+
+
+def _atomic_save_local(obj, filename, name):
     folder = osp.dirname(osp.abspath(filename))
     recorder = None
     tmp = None
@@ -244,7 +257,7 @@ def atomic_save(obj, filename):
             reason = f'{type(cause).__name__}: {cause}'
             code = None
         raise CheckpointWriteError(
-            code, f'cannot write checkpoint {filename}: {reason}; the previous checkpoints and '
+            code, f'cannot write checkpoint {name}: {reason}; the previous checkpoints and '
                   f'latest.pth are unchanged') from cause
     finally:
         if tmp is not None:
@@ -316,6 +329,13 @@ def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, chec
 # --------------------------------------------------------------------------- reading
 
 
+def _torch_load(path, map_location, weights_only):
+    if weights_only:
+        with torch.serialization.safe_globals(_legacy_safe_globals()):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
 def _legacy_safe_globals():
     # NumPy scalars and arrays of numbers, as mmcv 1.x checkpoints may hold (a best score that
     # is an np.float64): rebuilt from bytes and a dtype, nothing is called. Object arrays would
@@ -341,26 +361,34 @@ def _legacy_safe_globals():
 
 def previous_checkpoint(filename):
     """The newest other checkpoint file in the folder of ``filename`` older than it, or None."""
-    folder = osp.dirname(osp.abspath(filename))
-    try:
-        own = os.stat(filename).st_mtime_ns
-    except OSError:
-        own = None
-    skip = {osp.realpath(filename), osp.realpath(osp.join(folder, 'latest.pth'))}
+    filename = os.fspath(filename)
+    folder = storage.parent(filename)
+    files = dict(storage.list_files(folder, '.pth'))
+    own = files.get(storage.basename(filename))
+    skip = {storage.resolve(filename), storage.resolve(storage.join(folder, storage.LATEST))}
     found = []
-    for path in glob.glob(osp.join(glob.escape(folder), '*.pth')):
-        if osp.basename(path) == 'latest.pth' or osp.realpath(path) in skip or not osp.isfile(path):
+    for name, mtime in files.items():
+        path = storage.join(folder, name)
+        if name == storage.LATEST or storage.resolve(path) in skip:
             continue
-        mtime = os.stat(path).st_mtime_ns
         if own is None or mtime <= own:
-            found.append((mtime, path))
-    return max(found)[1] if found else None
+            found.append((mtime, _natural(name), path))
+    return max(found)[2] if found else None
+
+
+def _natural(name):
+    # 'epoch_10.pth' after 'epoch_9.pth': numbers compare as numbers (ties of equal times).
+    return [(int(p), '') if p.isdigit() else (-1, p) for p in re.split(r'(\d+)', name)]
 
 
 def _describe(filename):
-    # latest.pth is a link: name the file it points to as well.
-    if osp.islink(filename):
-        return f'{filename} (-> {os.readlink(filename)})'
+    # latest.pth is a link (a pointer object on object storage): name its target as well.
+    if storage.is_remote(filename):
+        target = storage.resolve(filename)
+        shown = storage.redact(filename)
+        return shown if target == storage.normalize(filename) else f'{shown} (-> {storage.basename(target)})'
+    if osp.islink(storage.local_path(filename)):
+        return f'{filename} (-> {os.readlink(storage.local_path(filename))})'
     return filename
 
 
@@ -368,10 +396,10 @@ def _corrupt_hint(filename):
     prev = previous_checkpoint(filename)
     if prev is None:
         return 'there is no earlier checkpoint in its folder'
-    return f'use the previous checkpoint instead: {prev}'
+    return f'use the previous checkpoint instead: {storage.redact(prev)}'
 
 
-def _text_file_kind(filename):
+def _text_file_kind(filename, name=None):
     """'a config file' / 'a text file' when ``filename`` holds text, None for binary content.
 
     Only asked after torch.load failed, to say that a config (or a log) was given where a
@@ -382,14 +410,16 @@ def _text_file_kind(filename):
             head = f.read(4096)
     except OSError:
         return None
-    if not head or b'\0' in head:
+    # Control bytes other than whitespace mean binary content (a torch zip starts with
+    # b'PK\x03\x04', a pickle with b'\x80'): a damaged checkpoint, not text.
+    if not head or any(b < 0x20 and b not in b'\t\n\r\f' for b in head):
         return None
     try:
         head.decode('utf-8')
     except UnicodeDecodeError as e:
         if e.start < len(head) - 4:  # not just a character cut at the end of the sample
             return None
-    if osp.splitext(filename)[1].lower() in ('.py', '.json', '.yaml', '.yml'):
+    if osp.splitext(name or filename)[1].lower() in ('.py', '.json', '.yaml', '.yml'):
         return 'a config file'
     return 'a text file'
 
@@ -414,37 +444,37 @@ def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True
     if verify not in (True, False, 'strict', 'warn'):
         raise ArgumentError(f"verify must be True, False, 'strict' or 'warn', got {verify!r}")
     filename = os.fspath(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    if not storage.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {storage.redact(filename)}')
     if filename.endswith('.safetensors'):
-        return {'state_dict': load_safetensors(filename, map_location)}
+        with storage.local_copy(filename) as local:
+            return {'state_dict': load_safetensors(local, map_location)}
     if not weights_only:
-        warnings.warn(f'loading {filename} with weights_only=False: unpickling can run code from '
-                      'the file; do this only for files you trust', UserWarning, stacklevel=2)
-    try:
-        if weights_only:
-            with torch.serialization.safe_globals(_legacy_safe_globals()):
-                checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
-        else:
-            checkpoint = torch.load(filename, map_location=map_location, weights_only=False)
-    except Exception as e:
-        first = str(e).splitlines()[0] if str(e) else ''
-        what = _text_file_kind(filename)
-        if what is not None:
-            raise CheckpointError(f'{_describe(filename)}: not a checkpoint, it is {what}; give a '
-                                  f'.pth file written by fastrun train (e.g. work_dirs/<config '
-                                  f'name>/latest.pth), a torch.save state dict or a .safetensors '
-                                  f'file') from e
-        if weights_only and isinstance(e, pickle.UnpicklingError) and 'eights only' in str(e):
-            # torch's message says what it refused ("unsupported GLOBAL posix.system ...").
-            what = next((line for line in str(e).splitlines() if 'GLOBAL' in line), first)
-            raise CheckpointError(
-                f'{_describe(filename)}: refused to unpickle objects other than tensors and plain types '
-                f'(weights_only=True): {what} Load it with weights_only=False (--unsafe-load) '
-                f'only if you trust the file.') from e
-        raise CheckpointError(f'{_describe(filename)}: cannot read the checkpoint ({type(e).__name__}: '
-                              f'{first}); it may be truncated or corrupt: '
-                              f'{_corrupt_hint(filename)}') from e
+        warnings.warn(f'loading {storage.redact(filename)} with weights_only=False: unpickling can '
+                      'run code from the file; do this only for files you trust', UserWarning,
+                      stacklevel=2)
+    # A URL is read from a local copy; latest.pth as a pointer object reads its checkpoint.
+    with storage.local_copy(storage.resolve(filename)) as local:
+        try:
+            checkpoint = _torch_load(local, map_location, weights_only)
+        except Exception as e:
+            first = str(e).splitlines()[0] if str(e) else ''
+            what = _text_file_kind(local, str(filename))
+            if what is not None:
+                raise CheckpointError(f'{_describe(filename)}: not a checkpoint, it is {what}; give a '
+                                      f'.pth file written by fastrun train (e.g. work_dirs/<config '
+                                      f'name>/latest.pth), a torch.save state dict or a .safetensors '
+                                      f'file') from e
+            if weights_only and isinstance(e, pickle.UnpicklingError) and 'eights only' in str(e):
+                # torch's message says what it refused ("unsupported GLOBAL posix.system ...").
+                what = next((line for line in str(e).splitlines() if 'GLOBAL' in line), first)
+                raise CheckpointError(
+                    f'{_describe(filename)}: refused to unpickle objects other than tensors and plain '
+                    f'types (weights_only=True): {what} Load it with weights_only=False '
+                    f'(--unsafe-load) only if you trust the file.') from e
+            raise CheckpointError(f'{_describe(filename)}: cannot read the checkpoint '
+                                  f'({type(e).__name__}: {first}); it may be truncated or corrupt: '
+                                  f'{_corrupt_hint(filename)}') from e
     if verify:
         differs = checksum_mismatch(checkpoint)
         if differs and verify == 'warn':
@@ -511,27 +541,23 @@ def _read_safetensors(filename, device='cpu'):
 
 
 def checkpoint_candidates(work_dir):
-    """The checkpoint files of ``work_dir`` to resume from, best first.
+    """The checkpoint files of ``work_dir`` (a folder or a URL) to resume from, best first.
 
     ``latest.pth`` first, then the other ``*.pth`` files from the newest (by modification
-    time); ``best_*`` files (kept for their score, not their place in the run) and files
-    that are the same as one already listed are left out.
+    time, then by the number in the name); ``best_*`` files (kept for their score, not their
+    place in the run) and files that are the same as one already listed are left out.
     """
-    if not osp.isdir(work_dir):
-        return []
+    files = storage.list_files(work_dir, '.pth')
     out, seen = [], set()
-    latest = osp.join(work_dir, 'latest.pth')
-    if osp.isfile(latest):
+    if any(name == storage.LATEST for name, _ in files):
+        latest = storage.join(work_dir, storage.LATEST)
         out.append(latest)
-        seen.add(osp.realpath(latest))
-    others = []
-    for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth')):
-        name = osp.basename(path)
-        if name == 'latest.pth' or name.startswith('best_') or not osp.isfile(path):
-            continue
-        others.append((os.stat(path).st_mtime_ns, path))
-    for _, path in sorted(others, reverse=True):
-        real = osp.realpath(path)
+        seen.add(storage.resolve(latest))
+    others = [(mtime, _natural(name), name) for name, mtime in files
+              if name != storage.LATEST and not name.startswith('best_')]
+    for _, _, name in sorted(others, reverse=True):
+        path = storage.join(work_dir, name)
+        real = storage.resolve(path)
         if real not in seen:
             seen.add(real)
             out.append(path)
@@ -548,7 +574,7 @@ def find_resumable_checkpoint(work_dir, logger=None):
         try:
             read_checkpoint(path)
         except (CheckpointError, OSError) as e:
-            log.warning('auto-resume: skipping %s: %s', path, e)
+            log.warning('auto-resume: skipping %s: %s', storage.redact(path), storage.redact(e))
             continue
         return path
     return None

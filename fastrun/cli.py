@@ -7,8 +7,8 @@ fastrun's own bugs, or errors in user code, and keep their traceback.
 """
 import argparse
 import errno
-import json
 import os
+import json
 import os.path as osp
 import sys
 import time
@@ -106,6 +106,7 @@ def cmd_train(args):
     """fastrun train: check the config, build everything from it and train."""
     import torch
 
+    from . import storage
     from .builder import build_model, set_random_seed, train_model
     from .config import check_unknown_keys
     from .dist import init_dist
@@ -143,11 +144,13 @@ def cmd_train(args):
     from .dist import get_dist_info
     rank, world_size = get_dist_info()
 
-    os.makedirs(cfg.work_dir, exist_ok=True)
+    # A URL work dir is never a local path: its files are written to a local staging folder
+    # and uploaded (the runner mirrors that folder to the URL).
+    local_dir, _ = storage.local_work_dir(cfg.work_dir)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if rank == 0:
-        cfg.dump(osp.join(cfg.work_dir, 'config.py'))
-    logger = get_logger('fastrun', log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
+        cfg.dump(osp.join(local_dir, 'config.py'))
+    logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
                         log_level=cfg.get('log_level', 'INFO'))
     custom = (cfg.get('custom_imports') or {}).get('imports') or []
     for name in [custom] if isinstance(custom, str) else custom:
@@ -158,13 +161,16 @@ def cmd_train(args):
         latest = find_latest_checkpoint(cfg.work_dir, logger)
         if latest is not None:
             cfg.resume_from = latest
-            logger.info('auto-resume: resuming from %s', cfg.resume_from)
+            logger.info('auto-resume: resuming from %s', storage.redact(cfg.resume_from))
         else:
-            logger.info('auto-resume: no valid checkpoint in %s, starting fresh', cfg.work_dir)
+            logger.info('auto-resume: no valid checkpoint in %s, starting fresh',
+                        storage.redact(cfg.work_dir))
     if args.unsafe_load:
         logger.warning('--unsafe-load: checkpoints may unpickle any object, which can run code '
                        'from the file; use it only for files you trust')
-    logger.info('Config:\n%s', cfg.pretty_text)
+    # URLs in it are shown without user info (credentials belong in the environment).
+    config_text = storage.redact(cfg.pretty_text)
+    logger.info('Config:\n%s', config_text)
     if cfg.get('cudnn_benchmark'):
         torch.backends.cudnn.benchmark = True
     seed = cfg.get('seed')
@@ -172,7 +178,7 @@ def cmd_train(args):
         set_random_seed(seed, deterministic=cfg.get('deterministic', False), rank=rank)
         logger.info('Set random seed to %d (+ rank %d), deterministic: %s', seed, rank,
                     cfg.get('deterministic', False))
-    meta = dict(seed=seed, exp_name=osp.basename(args.config), config=cfg.pretty_text,
+    meta = dict(seed=seed, exp_name=osp.basename(args.config), config=config_text,
                 world_size=world_size)
 
     model = build_model(cfg['model'])
@@ -224,7 +230,10 @@ def cmd_test(args):
         raise ConfigError('fastrun test needs the model to load the checkpoint into', cfg.filename,
                           'model')
     check_arguments(cfg, parts=('model', 'data'), overridden=args.cfg_options)
-    if not osp.isfile(args.checkpoint):
+    from . import storage
+    if storage.is_url(args.checkpoint):
+        storage.check_url(args.checkpoint)  # the backend and its extra; reading names the object
+    elif not osp.isfile(args.checkpoint):
         raise (IsADirectoryError(errno.EISDIR, 'is a directory, not a checkpoint file', args.checkpoint)
                if osp.isdir(args.checkpoint) else
                FileNotFoundError(errno.ENOENT, 'checkpoint file not found', args.checkpoint))
@@ -304,7 +313,8 @@ def build_parser():
 
     p = sub.add_parser('train', help='train a model from a config file', parents=[debug])
     p.add_argument('config')
-    p.add_argument('--work-dir', help='output folder (default: work_dirs/<config name>)')
+    p.add_argument('--work-dir', help='output folder or fsspec URL (s3://bucket/run, gs://..., '
+                                      'az://...; default: work_dirs/<config name>)')
     p.add_argument('--resume-from', help='checkpoint to resume from (weights, optimizer, counters)')
     p.add_argument('--load-from', help='checkpoint whose weights to start from (epoch 0)')
     p.add_argument('--auto-resume', action='store_true',
@@ -328,7 +338,7 @@ def build_parser():
 
     p = sub.add_parser('test', help='evaluate a checkpoint on the test split', parents=[debug])
     p.add_argument('config')
-    p.add_argument('checkpoint')
+    p.add_argument('checkpoint', help='a checkpoint file or fsspec URL')
     p.add_argument('--metrics', nargs='+', help='e.g. accuracy precision recall f1_score')
     p.add_argument('--metric-options', nargs='+', metavar='KEY=VALUE', help='e.g. topk=1,5')
     p.add_argument('--out', help='write the metrics to this JSON file')
@@ -365,6 +375,9 @@ def _shown_path(path):
     """``path`` relative to the working directory when inside it (as the user would type it)."""
     if not path or not isinstance(path, str) or path.startswith('<'):
         return path
+    from .storage import is_url, redact
+    if is_url(path):
+        return redact(path)  # a URL is never a local path; its credentials are never shown
     absolute = osp.abspath(path)
     cwd = os.getcwd()
     return osp.relpath(absolute, cwd) if absolute.startswith(cwd + os.sep) else path

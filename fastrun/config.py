@@ -790,14 +790,56 @@ def _custom_hooks(value, cfg):
             raise _Invalid(f"must be a dict with a 'type' key, got {hook!r}", str(i))
 
 
+def _storage_url(value):
+    # A URL's backend must exist and be installed (no I/O here: a missing object is reported
+    # when it is read, still before training).
+    from . import storage
+    try:
+        storage.check_url(value)
+    except (ValueError, ImportError) as e:
+        raise _Invalid(str(e)) from None
+
+
 def _checkpoint_path(value, cfg):
     if value is None:
         return
     if not isinstance(value, str):
         raise _Invalid(f'must be None or a path (str), got {type(value).__name__}')
-    # URLs (https://, torchvision://, open-mmlab://) are fetched by the checkpoint loader.
-    if '://' not in value and not osp.isfile(value):
+    from . import storage
+    if storage.is_url(value):  # s3://, https://, file://...: read through fsspec
+        _storage_url(value)
+        if not storage.is_remote(value) and not storage.isfile(value):
+            raise _Invalid(f'checkpoint file not found: {value}')
+    elif not osp.isfile(value):
         raise _Invalid(f'checkpoint file not found: {value}')
+
+
+def _work_dir(value, cfg):
+    if value is None:
+        return
+    if not isinstance(value, (str, os.PathLike)):
+        raise _Invalid(f'must be None or a folder or URL (str), got {type(value).__name__}')
+    from . import storage
+    try:
+        storage.check_location(os.fspath(value))  # a backend that is installed and writable
+    except (ValueError, ImportError) as e:
+        raise _Invalid(str(e)) from None
+
+
+def _out_dir(value, cfg):
+    # out_dir and file_client_args of a hook config (mmcv's FileClient backends mapped to fsspec).
+    if not isinstance(value, dict):
+        return
+    from . import storage
+    out_dir = value.get('out_dir')
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise _Invalid(f'must be None or a folder or URL (str), got {type(out_dir).__name__}',
+                       'out_dir')
+    try:
+        storage.check_location(out_dir, value.get('file_client_args'))
+    except (ValueError, ImportError) as e:
+        raise _Invalid(str(e), 'file_client_args' if value.get('file_client_args') else
+                       'out_dir') from None
 
 
 # Parents come before their children: a child is only looked up when its parent is a dict.
@@ -816,6 +858,9 @@ _TYPE_CHECKS = (
     ('custom_hooks', _custom_hooks),
     ('load_from', _checkpoint_path),
     ('resume_from', _checkpoint_path),
+    ('work_dir', _work_dir),
+    ('checkpoint_config', _out_dir),
+    ('evaluation', _out_dir),
     ('seed', _optional_int),
     ('num_threads', _optional_positive_int),
 )

@@ -7,14 +7,13 @@ the core (``fastrun._core``).
 """
 import logging
 import os
-import os.path as osp
 import platform
 import time
 import warnings
 
 import torch
 
-from . import _core
+from . import _core, storage
 from .checkpoint import load_checkpoint as _load_checkpoint
 from .dist import get_dist_info, is_module_wrapper
 from .errors import ArgumentError, ArgumentTypeError
@@ -41,8 +40,9 @@ class Runner(RuntimeHooksMixin):
     State (read-only properties unless noted):
 
     - ``model``, ``optimizer`` (an Optimizer, a dict of them, or None), ``batch_processor``
-    - ``work_dir``: absolute path of the output folder, or None; ``logger``; ``meta`` (writable):
-      dict saved in checkpoints (``hook_msgs`` among others); ``timestamp``: ``%Y%m%d_%H%M%S``
+    - ``work_dir``: absolute path of the output folder, or None; ``work_url``: the URL it was
+      given as (it is then a local staging folder mirrored there, :mod:`fastrun.storage`) or
+      None; ``logger``; ``meta`` (writable): saved in checkpoints; ``timestamp``: ``%Y%m%d_%H%M%S``
     - ``mode``: ``'train'`` or ``'val'`` during a phase, else None
     - ``epoch``: train epochs completed (increments after ``after_train_epoch``)
     - ``iter``: train iterations completed (increments after ``after_train_iter``)
@@ -110,9 +110,9 @@ class Runner(RuntimeHooksMixin):
             raise TypeError(f'logger must be a logging.Logger object, but got {type(logger).__name__}')
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f'meta must be a dict or None, but got {type(meta).__name__}')
-        if isinstance(work_dir, (str, os.PathLike)):
-            work_dir = osp.abspath(work_dir)
-            os.makedirs(work_dir, exist_ok=True)
+        self.work_url = None
+        if isinstance(work_dir, (str, os.PathLike)):  # a URL: a local staging folder mirrored there
+            work_dir, self.work_url = storage.local_work_dir(work_dir, mirror=get_dist_info()[0] == 0)
         elif work_dir is not None:
             raise TypeError(f'"work_dir" must be a str or None, got {type(work_dir).__name__}')
         if max_epochs is not None and max_iters is not None:
@@ -290,7 +290,8 @@ class Runner(RuntimeHooksMixin):
                                 f'and workflow ({len(workflow)} entries) must have the same length')
 
     def _log_start(self, workflow, unit, total):
-        self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), self.work_dir)
+        where = storage.redact(self.work_url or self.work_dir)
+        self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), where)
         self.logger.info('Hooks will be executed in the following order:\n%s', self.get_hook_info())
         self.logger.info('workflow: %s, max: %d %s', workflow, total, unit)
 
@@ -351,8 +352,10 @@ class Runner(RuntimeHooksMixin):
                 if finish is not None:
                     finish()
                 self.call_hook('after_run')
+                storage.wait_uploads()  # raises if one failed (its local copy kept)
         except BaseException:
             self._close_loggers()
+            storage.wait_uploads(raise_errors=False)
             raise
         guard.raise_if_stopped()
 

@@ -17,10 +17,10 @@ collective on a CPU group, no device sync), so every rank stops after the same i
 registers :class:`StopSync` when distributed, and after the loop saves the checkpoint
 (:func:`save_on_stop`, through the same capture as every checkpoint, see :mod:`fastrun.state`).
 """
-import os.path as osp
 import signal
 import threading
 
+from . import storage
 from .hook import Hook
 from .state import gather_rng_states
 
@@ -223,11 +223,13 @@ def save_on_stop(runner, signum):
     if runner.work_dir is None:
         runner.logger.warning('no work_dir and no checkpoint hook: nothing saved')
         return None
-    path = osp.join(runner.work_dir, runner.stop_checkpoint_name())
+    # The work dir as given: a URL work dir gets its checkpoint there, not in the staging folder.
+    work_dir = getattr(runner, 'work_url', None) or runner.work_dir
+    path = storage.join(work_dir, runner.stop_checkpoint_name())
     gather_rng_states(runner)
     if runner.rank == 0:
-        name = osp.basename(path).replace('{', '{{').replace('}', '}}')
-        runner.save_checkpoint(runner.work_dir, filename_tmpl=name)
+        name = storage.basename(path).replace('{', '{{').replace('}', '}}')
+        runner.save_checkpoint(work_dir, filename_tmpl=name)
     if runner.world_size > 1:
         import torch.distributed as dist
         dist.barrier()

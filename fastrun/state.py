@@ -23,6 +23,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from . import storage
 from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
                          read_checkpoint, save_checkpoint, to_plain)
 from .sampler import IterLoader, sampler_of
@@ -107,9 +108,11 @@ class RunState:
         ``meta`` and mmcv's counters, and :meth:`capture` as ``runner_state``. The file is
         written atomically (a temporary file, fsync, rename) with a checksum; then
         ``latest.pth`` is pointed at it (a symlink, or a copy where there are none), also by an
-        atomic rename. A model holding NaN/inf is not saved (FloatingPointError); a failed
-        write raises :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier
-        files and ``latest.pth`` as they were.
+        atomic rename. ``out_dir`` may be a URL (:mod:`fastrun.storage`): the file is uploaded
+        in the background, then ``latest.pth`` becomes a pointer object naming it. A model
+        holding NaN/inf is not saved (FloatingPointError); a failed write raises
+        :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier files and
+        ``latest.pth`` as they were.
         """
         if meta is None:
             meta = {}
@@ -119,7 +122,7 @@ class RunState:
             meta = dict(runner.meta, **meta)
         meta.update(runner._checkpoint_counters())
         filename = filename_tmpl.format(runner._checkpoint_index())
-        filepath = osp.join(out_dir, filename)
+        filepath = storage.join(out_dir, filename)
         save_checkpoint(runner.model, filepath, optimizer=runner.optimizer if save_optimizer else None,
                         meta=meta, extra={'runner_state': self.capture(runner)})
         if create_symlink:
@@ -150,7 +153,7 @@ class RunState:
         checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only,
                                      verify='warn', logger=runner.logger)
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
-            raise CheckpointError(f'{filename}: not a training checkpoint (no state_dict); use '
+            raise CheckpointError(f'{storage.redact(filename)}: not a training checkpoint (no state_dict); use '
                                   f'load_from for bare weights')
         state_dict = checkpoint['state_dict']
         revised = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
@@ -158,7 +161,7 @@ class RunState:
         report = load_state_dict(runner.model, revised, logger=runner.logger, quiet=True)
         self.pending_weights = OrderedDict((k, revised[k]) for k in report['unexpected']) or None
         if report['missing'] or report['mismatched']:
-            runner.logger.warning('resume from %s: %s', filename, _mismatch(report))
+            runner.logger.warning('resume from %s: %s', storage.redact(filename), _mismatch(report))
         meta = checkpoint.get('meta', {})
         state = checkpoint.get('runner_state')
         if isinstance(state, dict):
@@ -189,7 +192,7 @@ class RunState:
             load_hook_states(runner.hooks, state['hooks'], runner.logger)
         runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
                            f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
-                           if self.epoch_pos else '', filename)
+                           if self.epoch_pos else '', storage.redact(filename))
         return checkpoint
 
     def apply_weights(self, runner):
@@ -240,6 +243,10 @@ def gather_rng_states(runner):
 
 def _point_latest(out_dir, filename, filepath):
     # latest.pth -> filename, replaced by a rename: it never points at a half-written file.
+    if storage.is_remote(out_dir):  # a pointer object, written after the checkpoint's upload
+        storage.set_pointer(storage.join(out_dir, storage.LATEST), filename)
+        return
+    out_dir = storage.local_path(out_dir)
     dst = osp.join(out_dir, 'latest.pth')
     tmp = dst + '.tmp-link'
     try:
@@ -285,7 +292,7 @@ def _load_optimizer(optimizer, state, filename):
             raise TypeError('Optimizer should be dict or torch.optim.Optimizer '
                             f'but got {type(optimizer).__name__}')
     except (ValueError, KeyError) as e:
-        raise CheckpointError(f'{filename}: its optimizer state does not fit this run\'s '
+        raise CheckpointError(f'{storage.redact(filename)}: its optimizer state does not fit this run\'s '
                               f'optimizer ({type(e).__name__}: {e}); was it saved by another '
                               f'model or optimizer configuration?') from e
 

@@ -235,10 +235,14 @@ def test_built_from_config_and_errors(tmp_path):
     no_dir.register_hook(CheckpointHook(interval=1))
     with pytest.raises(ValueError, match='work_dir'):
         no_dir.run([loader()], [('train', 1)])
-    remote = make_runner(tmp_path, CheckpointHook(file_client_args=dict(backend='petrel')),
-                         max_epochs=1)
-    with pytest.raises(NotImplementedError, match='local'):
-        remote.run([loader()], [('train', 1)])
+    # mmcv's Petrel client has no fsspec equivalent: refused before the first iteration, with
+    # what to use instead.
+    petrel = make_runner(tmp_path / 'petrel', CheckpointHook(
+        interval=1, out_dir='s3://user/data', file_client_args=dict(backend='petrel')), max_epochs=1)
+    with pytest.raises(ValueError, match=r"backend 'petrel' .*no fsspec equivalent.*s3://") as err:
+        petrel.run([loader()], [('train', 1)])
+    assert petrel.iter == 0 and not (tmp_path / 'petrel' / 'data').exists()
+    assert isinstance(err.value, AssertionError)  # mmcv asserted there
 
 
 # ---------------------------------------------------------------- two processes (gloo)

@@ -349,9 +349,12 @@ def test_out_dir_copies_the_logs(tmp_path):
 def test_text_logger_argument_checks():
     with pytest.raises(ValueError, match='file_client_args'):
         TextLoggerHook(file_client_args=dict(backend='disk'))
-    with pytest.raises(ValueError, match='local'):
+    with pytest.raises(ValueError, match="backend 'petrel' .*no fsspec equivalent"):
         TextLoggerHook(out_dir='s3://bucket', file_client_args=dict(backend='petrel'))
+    with pytest.raises(ValueError, match='is a URL but file_client_args names the local disk'):
+        TextLoggerHook(out_dir='memory://logs', file_client_args=dict(backend='disk'))
     TextLoggerHook(out_dir='logs', file_client_args=dict(backend='disk'))
+    TextLoggerHook(out_dir='memory://logs')
 
 
 def test_is_scalar_and_loggable_tags(tmp_path):

@@ -1,36 +1,37 @@
 """CheckpointHook: save checkpoints every few epochs or iterations, keep the newest few."""
-import os
-import os.path as osp
 import re
 import string
 
 import torch.distributed as dist
 
+from .. import storage
 from ..dist import allreduce_buffers, get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
 from ..state import gather_rng_states
 
 
+def work_location(runner):
+    """Where the runner's work dir is: its URL when it was given one, else its local folder."""
+    return getattr(runner, 'work_url', None) or runner.work_dir
+
+
 def resolve_out_dir(out_dir, work_dir, file_client_args, owner):
     """The folder a hook writes to: ``work_dir``, or ``out_dir/<basename of work_dir>`` (mmcv).
 
-    Only local folders are supported: ``file_client_args`` may only name the ``disk`` backend.
+    Either may be an fsspec URL (:mod:`fastrun.storage`). ``file_client_args`` (mmcv's) is
+    checked first (:func:`fastrun.storage.check_location`): ``disk`` is the local filesystem;
+    a backend without an fsspec equivalent (``petrel``...) raises, saying what to use instead.
     """
-    if file_client_args is not None and dict(file_client_args).get('backend', 'disk') != 'disk':
-        raise NotImplementedError(f'{owner}: only local folders are supported, but '
-                                  f'file_client_args={file_client_args} names another backend')
-    if out_dir and '://' in str(out_dir):
-        raise NotImplementedError(f'{owner}: out_dir={out_dir!r} is not a local folder; only '
-                                  'local folders are supported')
+    storage.check_location(out_dir, file_client_args, owner)
     if not out_dir:
         if work_dir is None:
             raise ValueError(f'{owner} needs a folder: give the runner a work_dir or the hook '
                              'an out_dir')
         return work_dir
-    out_dir = osp.abspath(out_dir)
-    if work_dir is not None and out_dir != osp.abspath(work_dir):
-        out_dir = osp.join(out_dir, osp.basename(work_dir.rstrip(osp.sep)))
+    out_dir = storage.normalize(out_dir)
+    if work_dir is not None and out_dir != storage.normalize(work_dir):
+        out_dir = storage.join(out_dir, storage.basename(work_dir))
     return out_dir
 
 
@@ -56,6 +57,8 @@ class CheckpointHook(Hook):
 
     ``interval=-1`` saves only the last one (when ``save_last``). ``out_dir`` defaults to the
     runner's work_dir; given, files go to ``out_dir/<basename of work_dir>`` as in mmcv >= 1.3.16.
+    Either may be an fsspec URL (``s3://...``): the files are uploaded in the background, older
+    ones deleted only after the new one is complete (:mod:`fastrun.storage`).
     ``max_keep_ckpts > 0``: once the new file is complete, the older ``epoch_*``/``iter_*`` files
     present in the folder beyond the newest ``max_keep_ckpts`` are deleted; files numbered after
     the current one (from an earlier, longer run) and the checkpoint the run resumed from are left
@@ -87,15 +90,16 @@ class CheckpointHook(Hook):
             self.after_train_iter = self._after_train_iter
 
     def before_run(self, runner):
-        self.save_dir = resolve_out_dir(self.out_dir, runner.work_dir, self.file_client_args,
+        self.save_dir = resolve_out_dir(self.out_dir, work_location(runner), self.file_client_args,
                                         type(self).__name__)
         # Read now: a resume from latest.pth must protect the file it pointed to then.
         meta = runner.meta or {}
         resumed = meta.get('resumed_from') or getattr(getattr(runner, 'run_state', None), 'resumed_from', None)
-        self._resumed_from = osp.realpath(resumed) if resumed else None
+        self._resumed_from = storage.resolve(resumed) if resumed else None
         self._saved_at = None
-        runner.logger.info('Checkpoints will be saved to %s', self.save_dir)
+        runner.logger.info('Checkpoints will be saved to %s', storage.redact(self.save_dir))
         if get_dist_info()[0] == 0:
+            storage.check_access(self.save_dir)  # a wrong URL fails now, not at the first save
             _remove_stale_temporaries(self.save_dir, runner.logger)
 
     def after_train_epoch(self, runner):
@@ -125,8 +129,8 @@ class CheckpointHook(Hook):
             filename = runner.stop_checkpoint_name(self.filename_tmpl)
         else:
             filename = self.filename_tmpl.format(position[1])
-        path = osp.join(self.save_dir, filename)
-        if self._saved_at == position and osp.isfile(path):
+        path = storage.join(self.save_dir, filename)
+        if self._saved_at == position and storage.isfile(path):
             return path
         self._save(runner, position[1], 'iterations', filename)
         return path
@@ -149,7 +153,7 @@ class CheckpointHook(Hook):
         if runner.meta is None:
             runner.meta = {}
         # Recorded before saving, so the checkpoint itself names the newest file.
-        runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = osp.join(self.save_dir, filename)
+        runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = storage.join(self.save_dir, filename)
         args = {k: v for k, v in self.args.items() if k != 'filename_tmpl'}
         # The name is formatted here: the runner numbers files by its own unit (an epoch-based
         # runner would name an iteration checkpoint after the epoch).
@@ -168,7 +172,7 @@ class CheckpointHook(Hook):
         # current one are superseded by it.
         partial = _number_pattern(tmpl, r'(\d+)_iter_\d+') if self.by_epoch else None
         found, superseded = [], []
-        for name in os.listdir(self.save_dir):
+        for name in storage.listdir(self.save_dir):
             m = pattern.fullmatch(name)
             if m and int(m.group(1)) <= current:
                 found.append((int(m.group(1)), name))
@@ -177,15 +181,14 @@ class CheckpointHook(Hook):
                 superseded.append(name)
         found.sort()
         for name in [n for _, n in found[:-self.max_keep_ckpts]] + superseded:
-            path = osp.join(self.save_dir, name)
-            if self._resumed_from is not None and osp.realpath(path) == self._resumed_from:
+            path = storage.join(self.save_dir, name)
+            if self._resumed_from is not None and storage.resolve(path) == self._resumed_from:
                 continue
-            if osp.realpath(path) == osp.realpath(osp.join(self.save_dir, 'latest.pth')):
+            if storage.resolve(path) == storage.resolve(storage.join(self.save_dir, 'latest.pth')):
                 continue  # latest.pth still points there (a hook that does not move it)
-            try:
-                os.remove(path)
-            except FileNotFoundError:  # removed by someone else meanwhile
-                pass
+            # Gone already is fine (removed by someone else); on a URL, queued after the upload
+            # of the new checkpoint, so it runs only once that one is complete.
+            storage.remove(path)
 
 
 #: Temporary files of an interrupted write: ``.<name>.<random>.tmp`` (atomic_save) and
@@ -194,13 +197,20 @@ _TEMPORARY = re.compile(r'\..+\.pth\.[A-Za-z0-9_]+\.tmp|latest\.pth\.tmp-link')
 
 
 def _remove_stale_temporaries(folder, logger):
-    """Delete what a process killed while saving left in ``folder`` (never a complete file)."""
-    if not osp.isdir(folder):
-        return
-    for name in os.listdir(folder):
-        if _TEMPORARY.fullmatch(name):
-            try:
-                os.remove(osp.join(folder, name))
-                logger.info('removed %s, left by an interrupted checkpoint write', name)
-            except OSError:
-                pass
+    """Delete what a process killed while saving left in ``folder`` (never a complete file).
+
+    For a URL, also in its local staging folder (:func:`fastrun.storage.staging_path`).
+    """
+    folders = [folder] + ([storage.staging_path(folder)] if storage.is_remote(folder) else [])
+    for where in folders:
+        try:
+            names = storage.listdir(where)
+        except OSError:  # no such folder yet
+            continue
+        for name in names:
+            if _TEMPORARY.fullmatch(name):
+                try:
+                    storage.remove(storage.join(where, name))
+                    logger.info('removed %s, left by an interrupted checkpoint write', name)
+                except OSError:
+                    pass

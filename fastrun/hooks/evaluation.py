@@ -1,19 +1,18 @@
 """EvalHook / DistEvalHook: evaluate on a validation set while training; keep the best checkpoint."""
 import operator
-import os
-import os.path as osp
 import warnings
 from math import inf
 
 import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .. import storage
 from ..dist import get_dist_info
 from ..errors import ArgumentTypeError
 from ..evaluation import multi_gpu_test, single_gpu_test
 from ..hook import Hook
 from ..registry import HOOKS
-from .checkpoint import literal_template, resolve_out_dir
+from .checkpoint import literal_template, resolve_out_dir, work_location
 from .logger.base import LoggerHook
 
 #: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
@@ -143,10 +142,13 @@ class EvalHook(Hook):
     def before_run(self, runner):
         if self.save_best is None:
             return
-        self.save_dir = resolve_out_dir(self.out_dir, runner.work_dir, self.file_client_args,
-                                        type(self).__name__)
-        if self.save_dir != runner.work_dir:
-            runner.logger.info('The best checkpoint will be saved to %s', self.save_dir)
+        self.save_dir = resolve_out_dir(self.out_dir, work_location(runner),
+                                        self.file_client_args, type(self).__name__)
+        if self.save_dir != work_location(runner):
+            runner.logger.info('The best checkpoint will be saved to %s',
+                               storage.redact(self.save_dir))
+        if runner.rank == 0:
+            storage.check_access(self.save_dir)
         if runner.meta is None:
             runner.meta = {}
         hook_msgs = runner.meta.setdefault('hook_msgs', {})
@@ -247,7 +249,7 @@ class EvalHook(Hook):
         # A plain float: numpy scalars would not load with weights_only=True.
         best_score = float(key_score)
         name = f'best_{self.key_indicator}_{unit}_{number}.pth'
-        path = osp.join(self.save_dir, name)
+        path = storage.join(self.save_dir, name)
         previous = self.best_ckpt_path
         before = {k: hook_msgs[k] for k in ('best_score', 'best_ckpt') if k in hook_msgs}
         hook_msgs['best_score'] = best_score
@@ -264,9 +266,10 @@ class EvalHook(Hook):
             raise
         self.best_ckpt_path = path
         # Removed only once the new one is complete: a crash in between leaves one best file.
-        if previous and osp.realpath(previous) != osp.realpath(path) and osp.isfile(previous):
-            os.remove(previous)
-            runner.logger.info('The previous best checkpoint %s was removed', previous)
+        # (On a URL the removal is queued after the new file's upload.)
+        if previous and storage.resolve(previous) != storage.resolve(path) and storage.isfile(previous):
+            storage.remove(previous)
+            runner.logger.info('The previous best checkpoint %s was removed', storage.redact(previous))
         runner.logger.info('Now best checkpoint is saved as %s.', name)
         runner.logger.info('Best %s is %.4f at %d %s.', self.key_indicator, best_score, number,
                            unit)

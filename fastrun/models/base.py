@@ -9,6 +9,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from .. import storage
 from ..checkpoint import load_state_dict, read_checkpoint
 
 __all__ = ['BaseModule', 'Sequential', 'ModuleList', 'ModuleDict', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
@@ -59,9 +60,9 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
     :func:`load_state_dict`. Reads with ``weights_only=True``: only tensors and plain types.
     """
     path = os.fspath(checkpoint)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint file {path!r} not found (init_cfg key 'checkpoint' "
-                                f'of {type(module).__name__}); only local files are supported')
+    if not storage.isfile(path):  # a local path or an fsspec URL (s3://, https://...)
+        raise FileNotFoundError(f"checkpoint file {storage.redact(path)!r} not found (init_cfg key "
+                                f"'checkpoint' of {type(module).__name__})")
     ckpt = read_checkpoint(path, map_location=map_location)
     state_dict = ckpt['state_dict'] if isinstance(ckpt, dict) and 'state_dict' in ckpt else ckpt
     if not isinstance(state_dict, dict):
@@ -77,7 +78,7 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
             raise ValueError(f'{path}: no key starts with prefix {prefix!r} '
                              f'(init_cfg key "prefix"); keys look like {_head(state_dict, 3)}')
         state_dict = selected
-    (logger or _log).info('load %sfrom %s into %s', f'{prefix} ' if prefix else '', path,
+    (logger or _log).info('load %sfrom %s into %s', f'{prefix} ' if prefix else '', storage.redact(path),
                           type(module).__name__)
     return load_state_dict(module, state_dict, strict=False, logger=logger)
 

@@ -3,14 +3,15 @@ import datetime
 import json
 import os
 import os.path as osp
-import shutil
 from collections import OrderedDict
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from ... import storage
 from ...registry import HOOKS
+from ..checkpoint import work_location
 from .base import LoggerHook, files_with_suffix
 
 # Keys the line prefix already shows (or that never belong in the value list).
@@ -53,8 +54,9 @@ class TextLoggerHook(LoggerHook):
     epoch when ``by_epoch``) the line ``Exp name: <meta['exp_name']>`` is logged.
     ``out_dir``: after the run, the files of ``work_dir`` ending with ``out_suffix`` are copied
     to ``<out_dir>/<basename of work_dir>/`` (and removed from ``work_dir`` unless
-    ``keep_local``). Only local folders are supported: ``file_client_args`` may only name the
-    ``disk`` backend.
+    ``keep_local``, once copied). ``out_dir`` may be an fsspec URL (:mod:`fastrun.storage`;
+    uploaded in the background, waited for before the run returns); ``file_client_args``
+    (mmcv's) may only name the ``disk`` backend, mmcv's others have no fsspec equivalent.
     """
 
     def __init__(self, by_epoch=True, interval=10, ignore_last=True, reset_flag=False,
@@ -65,9 +67,7 @@ class TextLoggerHook(LoggerHook):
             raise ValueError('file_client_args should be "None" when `out_dir` is not specified.')
         if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
             raise TypeError(f'out_dir should be None or a path, but got {type(out_dir).__name__}')
-        if file_client_args is not None and file_client_args.get('backend', 'disk') != 'disk':
-            raise ValueError('TextLoggerHook copies logs to local folders only; '
-                             f'file_client_args={file_client_args} names another backend')
+        storage.check_location(out_dir, file_client_args, 'TextLoggerHook')
         self.interval_exp_name = interval_exp_name
         self.out_dir = out_dir
         self.out_suffix = out_suffix
@@ -89,12 +89,14 @@ class TextLoggerHook(LoggerHook):
             if runner.work_dir is None:
                 raise ValueError('TextLoggerHook(out_dir=...) needs a runner with a work_dir')
             runner.logger.info('Text logs will be saved to %s after the training process.',
-                               self._out_path(runner))
+                               storage.redact(self._out_path(runner)))
+            if runner.rank == 0:
+                storage.check_access(self._out_path(runner))
         if runner.meta is not None:
             self._dump_log(runner.meta, runner)
 
     def _out_path(self, runner):
-        return osp.join(self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
+        return storage.join(self.out_dir, storage.basename(work_location(runner)))
 
     def _get_max_memory(self, runner):
         # Peak CUDA memory in MB (the maximum over ranks). A host call, once per log.
@@ -160,7 +162,8 @@ class TextLoggerHook(LoggerHook):
         record = {k: _round_floats(v) for k, v in log_dict.items()}
         if self._json_file is None:
             self._json_file = open(self.json_log_path, 'a')
-        self._json_file.write(json.dumps(record, default=_json_default) + '\n')
+        # URLs without user info (a resumed run's meta names its checkpoint URLs).
+        self._json_file.write(storage.redact(json.dumps(record, default=_json_default)) + '\n')
         # One small write per log interval: cheap, and a crash keeps every record.
         self._json_file.flush()
 
@@ -198,12 +201,12 @@ class TextLoggerHook(LoggerHook):
         out_path = self._out_path(runner)
         suffix = self.out_suffix if isinstance(self.out_suffix, str) else tuple(self.out_suffix)
         for rel in files_with_suffix(runner.work_dir, suffix):
-            src, dst = osp.join(runner.work_dir, rel), osp.join(out_path, rel)
-            if osp.abspath(src).startswith(osp.abspath(out_path) + osp.sep):
+            src, dst = osp.join(runner.work_dir, rel), storage.join(out_path, *rel.split(osp.sep))
+            if not storage.is_remote(out_path) and \
+                    osp.abspath(src).startswith(storage.normalize(out_path) + osp.sep):
                 continue  # out_dir inside work_dir: never copy the copies
-            os.makedirs(osp.dirname(dst), exist_ok=True)
-            shutil.copyfile(src, dst)
-            runner.logger.info(f'The file {src} has been uploaded to {dst}.')
+            # To a URL: queued for the upload thread, which removes src after it (keep_local=False).
+            storage.upload(src, dst, remove_local=not self.keep_local)
+            runner.logger.info(f'The file {src} has been uploaded to {storage.redact(dst)}.')
             if not self.keep_local:
-                os.remove(src)
                 runner.logger.info(f'{src} was removed due to the `self.keep_local=False`')
