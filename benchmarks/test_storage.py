@@ -72,7 +72,7 @@ class WaitForUploads(Hook):
 
 
 try:  # the local S3 server of the tests, when s3fs and moto are installed
-    from tests.test_storage_s3 import s3_env, s3_server  # noqa: F401
+    from tests.test_storage_s3 import s3_env
 except pytest.skip.Exception:
     s3_env = None
 

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -31,36 +30,6 @@ from tests.test_storage import assert_same_weights, make_runner, staging, train 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 120  # seconds for one launch; a healthy one takes a few
 SECRET = 'fastrun-test-secret-7f3a9c'  # the S3 secret key: must never be written anywhere
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope='session')
-def s3_server(tmp_path_factory):
-    """The endpoint of a moto S3 server on a free local port, for the whole session."""
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp('moto') / 'server.log', 'w')
-    proc = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p',
-                             str(port)], stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f'http://127.0.0.1:{port}'
-    end = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(endpoint, timeout=2).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > end:
-                proc.kill()
-                pytest.fail(f'the S3 server did not start (see {log.name})')
-            time.sleep(0.1)
-    yield endpoint
-    proc.terminate()
-    proc.wait(30)
-    log.close()
 
 
 def s3_env(endpoint, staging):
