@@ -16,8 +16,9 @@ import os
 import os.path as osp
 import pickle
 import re
+import secrets
+import shutil
 import struct
-import tempfile
 import time
 import warnings
 from collections import OrderedDict
@@ -227,7 +228,7 @@ def atomic_save(obj, filename):
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(filename) + '.', suffix='.tmp', dir=folder)
+        fd, tmp = _create_temporary(filename)
         with os.fdopen(fd, 'wb') as f:
             recorder = _ErrorRecorder(f)
             torch.save(obj, recorder)
@@ -253,6 +254,55 @@ def atomic_save(obj, filename):
             except OSError:
                 pass
     _fsync_dir(folder)
+
+
+def _temporary_name(filename):
+    # '.<name>.<random>.tmp' beside filename: what CheckpointHook removes as a killed write's
+    folder, name = osp.split(osp.abspath(filename))
+    return osp.join(folder, f'.{name}.{secrets.token_hex(6)}.tmp')
+
+
+def _create_temporary(filename):
+    """A new temporary file beside ``filename``, opened for writing: ``(fd, path)``.
+
+    Created with mode 0o666 less the process umask, what ``torch.save(obj, filename)`` would
+    give the file (``tempfile.mkstemp`` would make every checkpoint 0600).
+    """
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
+             | getattr(os, 'O_BINARY', 0))
+    while True:
+        path = _temporary_name(filename)
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+
+
+def link_checkpoint(src, dst):
+    """Make ``dst`` a second name of the complete checkpoint file ``src``, atomically.
+
+    A hard link (the same bytes, hence the same checksums, and no second serialisation) made
+    under a temporary name and renamed into place; a copy where the file system has no hard
+    links. A failure raises :class:`CheckpointWriteError` naming ``dst`` and leaves what was
+    there.
+    """
+    tmp = _temporary_name(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links here (or across devices): a copy, made durable
+            shutil.copyfile(src, tmp)
+            with open(tmp, 'rb+') as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, dst)
+        tmp = None
+    except OSError as e:
+        raise CheckpointWriteError(e.errno, f'cannot write checkpoint {dst} (a link to {src}): '
+                                            f'{e}; the previous checkpoints are unchanged') from e
+    finally:
+        if tmp is not None and osp.lexists(tmp):
+            os.unlink(tmp)
+    _fsync_dir(osp.dirname(osp.abspath(dst)))
 
 
 def _fsync_dir(folder):
@@ -339,8 +389,18 @@ def _legacy_safe_globals():
     return found
 
 
+def _resumable_name(name):
+    # What auto-resume may pick besides latest.pth: not the pointer, not the best_* files (kept
+    # for their score, not their place in the run).
+    return name != 'latest.pth' and not name.startswith('best_')
+
+
 def previous_checkpoint(filename):
-    """The newest other checkpoint file in the folder of ``filename`` older than it, or None."""
+    """The newest checkpoint auto-resume could pick in the folder of ``filename``, older than it.
+
+    ``latest.pth`` and ``best_*`` files are never named (auto-resume never picks a best file);
+    None when there is none.
+    """
     folder = osp.dirname(osp.abspath(filename))
     try:
         own = os.stat(filename).st_mtime_ns
@@ -349,7 +409,8 @@ def previous_checkpoint(filename):
     skip = {osp.realpath(filename), osp.realpath(osp.join(folder, 'latest.pth'))}
     found = []
     for path in glob.glob(osp.join(glob.escape(folder), '*.pth')):
-        if osp.basename(path) == 'latest.pth' or osp.realpath(path) in skip or not osp.isfile(path):
+        if (not _resumable_name(osp.basename(path)) or osp.realpath(path) in skip
+                or not osp.isfile(path)):
             continue
         mtime = os.stat(path).st_mtime_ns
         if own is None or mtime <= own:
@@ -497,8 +558,7 @@ def checkpoint_candidates(work_dir):
         seen.add(osp.realpath(latest))
     others = []
     for path in glob.glob(osp.join(glob.escape(work_dir), '*.pth')):
-        name = osp.basename(path)
-        if name == 'latest.pth' or name.startswith('best_') or not osp.isfile(path):
+        if not _resumable_name(osp.basename(path)) or not osp.isfile(path):
             continue
         others.append((os.stat(path).st_mtime_ns, path))
     for _, path in sorted(others, reverse=True):
@@ -512,9 +572,14 @@ def checkpoint_candidates(work_dir):
 def find_resumable_checkpoint(work_dir, logger=None):
     """The first of :func:`checkpoint_candidates` that reads and verifies; None if none does.
 
-    Each file skipped is logged (WARNING) with the reason (truncated, corrupt checksum...).
+    Each file skipped is logged (WARNING) with the reason (truncated, corrupt checksum, a
+    ``latest.pth`` pointing to a file that is gone...).
     """
     log = logger or logger_
+    latest = osp.join(work_dir, 'latest.pth')
+    if osp.islink(latest) and not osp.exists(latest):
+        log.warning('auto-resume: skipping %s: it points to %s, which does not exist', latest,
+                    os.readlink(latest))
     for path in checkpoint_candidates(work_dir):
         try:
             read_checkpoint(path)

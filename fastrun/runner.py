@@ -188,7 +188,9 @@ class Runner(RuntimeHooksMixin):
     def _rebuild_tables(self):
         tables = []
         for name in DISPATCH_NAMES:
-            fns = [fn for fn in (stage_method(h, name) for h in self._hooks) if fn is not None]
+            # The run state adds the writer of the checkpoints that wait for a stage's end.
+            fns = self._state.stage_table(name, [(h, fn) for h in self._hooks
+                                                 for fn in (stage_method(h, name),) if fn is not None])
             for annotate in self._annotators.values():
                 fns = [annotate(name, fn) for fn in fns]
             if self._nvtx is not None:

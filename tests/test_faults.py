@@ -280,9 +280,10 @@ def test_sigterm_saves_exits_143_and_the_resumed_run_matches_the_straight_one(cf
     assert f'auto-resume: resuming from {work / "latest.pth"}' in out
     assert_same_checkpoint(str(cfg_dir / 'straight' / 'epoch_4.pth'), str(work / 'epoch_4.pth'))
     assert json_losses(cfg_dir / 'straight') == json_losses(work)
-    # rotation removed the superseded mid-epoch file only once it was no longer resumed from
+    # rotation removed the mid-epoch file resumed from once epoch 2's own checkpoint existed:
+    # max_keep_ckpts=2 holds at the end
     assert {n for n in os.listdir(work) if n.endswith('.pth')} == \
-        {'epoch_3.pth', 'epoch_4.pth', 'latest.pth', name}
+        {'epoch_3.pth', 'epoch_4.pth', 'latest.pth'}
 
 
 def test_a_second_signal_ends_the_process_at_once(cfg_dir):
@@ -491,6 +492,82 @@ def test_auto_resume_skips_broken_newest_files_and_says_why(tmp_path):
     assert re.search(r'skipping \S*epoch_2\.pth: .*checksum', messages[1])
     assert len(messages) == 2  # latest.pth and epoch_3.pth are one file, tried once
     assert find_resumable_checkpoint(str(tmp_path / 'nothing'), logger) is None
+
+
+def test_a_dangling_latest_is_skipped_with_its_log_line(tmp_path):
+    three_epochs(tmp_path)
+    os.remove(tmp_path / 'epoch_3.pth')  # latest.pth -> epoch_3.pth, which is gone
+    logger, messages = recording_logger('dangling')
+    assert find_resumable_checkpoint(str(tmp_path), logger) == str(tmp_path / 'epoch_2.pth')
+    assert messages == [f'auto-resume: skipping {tmp_path / "latest.pth"}: it points to '
+                        f'epoch_3.pth, which does not exist']
+
+
+def test_the_previous_checkpoint_hint_never_names_a_best_file(tmp_path):
+    three_epochs(tmp_path)
+    now = time.time()
+    for i in (1, 2, 3):
+        os.utime(tmp_path / f'epoch_{i}.pth', (now - 10 + 2 * i, now - 10 + 2 * i))
+    # newer than epoch_2.pth, older than epoch_3.pth: auto-resume would never pick it
+    (tmp_path / 'best_acc_epoch_2.pth').write_bytes((tmp_path / 'epoch_2.pth').read_bytes())
+    os.utime(tmp_path / 'best_acc_epoch_2.pth', (now - 5, now - 5))
+    path = tmp_path / 'epoch_3.pth'
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match=r'use the previous checkpoint instead: '
+                                              r'\S*/epoch_2\.pth$'):
+        read_checkpoint(str(path))
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077, 0o002], ids=oct)
+def test_checkpoints_get_the_mode_torch_save_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        torch.save({}, tmp_path / 'plain.pth')
+        runner = three_epochs(tmp_path / 'w')
+        runner.save_checkpoint(str(tmp_path / 'w'), 'best_x.pth', create_symlink=False)
+    finally:
+        os.umask(old)
+    expected = os.stat(tmp_path / 'plain.pth').st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    for name in ('epoch_1.pth', 'epoch_3.pth', 'best_x.pth'):
+        assert os.stat(tmp_path / 'w' / name).st_mode & 0o777 == expected, name
+
+
+def test_a_best_path_read_from_a_checkpoint_never_chooses_what_is_deleted(tmp_path):
+    from fastrun.checkpoint import seal
+    from fastrun.hooks.evaluation import EvalHook
+    victim = tmp_path / 'victim.pth'
+    victim.write_bytes(b'precious')
+    work = tmp_path / 'w'
+    (work).mkdir()
+    inside = work / 'notes.pth'  # in the folder, but not a best_*.pth file
+    inside.write_bytes(b'mine')
+    for target in (victim, inside):
+        runner = toy_runner(work, max_epochs=1)
+        ckpt = torch.load(runner.save_checkpoint(str(work)), weights_only=True)
+        ckpt['meta']['hook_msgs'] = {'best_score': -1e9, 'best_ckpt': str(target)}
+        torch.save(seal(ckpt), work / 'crafted.pth')  # it passes its checksum
+        runner = toy_runner(work, max_epochs=2)
+        logger, messages = recording_logger('toy')
+        val = [(torch.ones(2, 4), torch.zeros(2, 1))]
+
+        class Scored:
+            dataset = type('Set', (), {'evaluate': lambda self, results, logger=None: {'acc': 1.0}})()
+
+            def __iter__(self):
+                return iter(val)
+
+            def __len__(self):
+                return 1
+
+        runner.register_hook(EvalHook(Scored(), save_best='acc', rule='greater',
+                                      test_fn=lambda model, loader: []), 'LOW')
+        runner.resume(str(work / 'crafted.pth'))
+        runner.run([make_loader(2)], [('train', 1)])
+        assert target.read_bytes() in (b'precious', b'mine')
+        assert (work / 'best_acc_epoch_2.pth').is_file()
+        assert any(f'{target} is not a best_*.pth file of {work}: left alone' in m
+                   for m in messages), messages
 
 
 def test_auto_resume_in_an_empty_work_dir_starts_fresh_and_says_so(cfg_dir):
