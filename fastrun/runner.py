@@ -16,9 +16,10 @@ import torch
 
 from . import _core
 from .checkpoint import load_checkpoint as _load_checkpoint
+from .datacheck import explain_data_error
 from .dist import get_dist_info, is_module_wrapper
 from .errors import ArgumentError, ArgumentTypeError
-from .hook import DISPATCH_NAMES, Hook, stage_method
+from .hook import DISPATCH_NAMES, Hook
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import get_priority
@@ -188,9 +189,7 @@ class Runner(RuntimeHooksMixin):
     def _rebuild_tables(self):
         tables = []
         for name in DISPATCH_NAMES:
-            # The run state adds the writer of the checkpoints that wait for a stage's end.
-            fns = self._state.stage_table(name, [(h, fn) for h in self._hooks
-                                                 for fn in (stage_method(h, name),) if fn is not None])
+            fns = self._state.stage_table(name, self._hooks)  # + the writer of stage-end saves
             for annotate in self._annotators.values():
                 fns = [annotate(name, fn) for fn in fns]
             if self._nvtx is not None:
@@ -353,8 +352,9 @@ class Runner(RuntimeHooksMixin):
                 if finish is not None:
                     finish()
                 self.call_hook('after_run')
-        except BaseException:
+        except BaseException as e:
             self._close_loggers()
+            explain_data_error(self, e)  # a bad sample: a DataError naming it, from e
             raise
         guard.raise_if_stopped()
 

@@ -32,6 +32,7 @@ import torch
 from .checkpoint import (CheckpointError, CheckpointWriteError, link_checkpoint, load_state_dict,
                          mismatch_message, read_checkpoint, save_checkpoint, to_plain)
 from .errors import ArgumentError
+from .hook import stage_method
 from .priority import Priority
 from .sampler import IterLoader, sampler_of
 
@@ -154,13 +155,14 @@ class RunState:
             self.stage_ends.add(stage)
             runner._rebuild_tables()
 
-    def stage_table(self, stage, pairs):
-        """The callables of ``stage`` from ``[(hook, callable)]`` in call order, with the writer.
+    def stage_table(self, stage, hooks):
+        """The callables the runner calls at ``stage``: those of ``hooks`` (in order), and the writer.
 
         The writer of the stage's checkpoints (when :meth:`end_stage_saves` asked for it) comes
         before the first hook of priority ``VERY_LOW`` or later: the loggers and the ``LOWEST``
         hooks see the files, every hook before has changed the state they hold.
         """
+        pairs = [(h, fn) for h in hooks for fn in (stage_method(h, stage),) if fn is not None]
         fns = [fn for _, fn in pairs]
         if stage in self.stage_ends:
             at = next((i for i, (hook, _) in enumerate(pairs)

@@ -713,6 +713,99 @@ def test_a_bad_config_fails_before_training_naming_file_and_key(cfg_dir, case):
     assert not glob.glob(str(cfg_dir / 'w' / '*.pth'))
 
 
+# ---------------------------------------------------------------- bad samples
+def write_image_folder(root, odd=None):
+    """Two classes of 8x8 gray PNGs, 6 each; the image of sample ``odd`` is 9x9 instead."""
+    from PIL import Image
+    rng = np.random.RandomState(0)
+    index = 0
+    for name in ('a', 'b'):
+        os.makedirs(root / name)
+        for k in range(6):
+            size = 9 if index == odd else 8
+            Image.fromarray(rng.randint(0, 255, (size, size), dtype=np.uint8)).save(
+                root / name / f'{k}.png')
+            index += 1
+
+
+IMAGE_CONFIG = """
+model = dict(type='ImageClassifier', backbone=dict(type='SmallCNN', in_channels=1, channels=(4,)),
+             head=dict(type='LinearClsHead', num_classes=2, in_channels=4, topk=(1,)))
+data = dict(samples_per_gpu=4, workers_per_gpu={workers},
+            train=dict(type='ImageFolder', data_prefix='images'))
+optimizer = dict(type='SGD', lr=0.01)
+optimizer_config = dict()
+runner = dict(type='EpochBasedRunner', max_epochs=2)
+log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')])
+seed = 0
+"""
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_an_image_of_another_size_fails_naming_data_set_sample_and_iteration(tmp_path, workers):
+    write_image_folder(tmp_path / 'images', odd=7)
+    (tmp_path / 'cfg.py').write_text(IMAGE_CONFIG.format(workers=workers))
+    code, out = fastrun(tmp_path, 'cfg.py', '--work-dir', 'w', check=False)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    # the order of epoch 1 (seed 0) puts sample 7 in its third batch: iteration 3
+    from fastrun.sampler import ResumableSampler
+    order = ResumableSampler(list(range(12)), seed=0, num_replicas=1, rank=0).order(0)
+    batch = order.index(7) // 4 + 1
+    assert last.startswith("fastrun.errors.DataError: the train data set ImageFolder(data_prefix='images', "
+                           "classes=2, len=12): sample 7: an image of shape (1, 9, 9), where the data "
+                           f"set's are (1, 8, 8); at train iteration {batch} (epoch 1, batch {batch} of "
+                           "3 of the epoch"), last
+    assert '(the error was: RuntimeError: ' in last  # torch's own message comes last
+
+
+def test_a_label_outside_the_classes_fails_naming_the_samples(cfg_dir):
+    (cfg_dir / 'cfg.py').write_text(CONFIG.replace("num_classes=4, seed=0", "num_classes=6, seed=0")
+                                    .replace("delay=0.03, mark=11", "delay=0.0"))
+    code, out = fastrun(cfg_dir, 'cfg.py', '--work-dir', 'w', check=False)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    match = re.match(r"fastrun\.errors\.DataError: the train data set SyntheticClassification\("
+                     r"num_samples=64, shape=\(1, 4, 4\), num_classes=6, seed=0, learnable=True\): "
+                     r"(sample \d+: the label [45], outside the 4 classes \[0, 3\](; )?)+; at train "
+                     r"iteration 1 \(epoch 1, batch 1 of 8 of the epoch", last)
+    assert match, last
+    from fastrun.datasets import SyntheticClassification
+    from fastrun.sampler import ResumableSampler
+    labels = SyntheticClassification(num_samples=64, shape=(1, 4, 4), num_classes=6).gt_labels
+    first = ResumableSampler(list(range(64)), seed=0, num_replicas=1, rank=0).order(0)[:8]
+    named = [int(n) for n in re.findall(r'sample (\d+)', last)]
+    assert named == [i for i in first if labels[i] >= 4]
+
+
+def test_a_bad_label_in_an_iteration_based_run_names_its_sample(tmp_path):
+    from fastrun.datasets import SyntheticClassification
+    data = SyntheticClassification(num_samples=16, shape=(1, 4, 4), num_classes=4, seed=0)
+    data.gt_labels = data.gt_labels.clone()
+    data.gt_labels[11] = 9
+    cfg = Config(dict(
+        model=dict(type='ImageClassifier', backbone=dict(type='MLP', in_channels=16, hidden_channels=(8,)),
+                   head=dict(type='LinearClsHead', num_classes=4, in_channels=8)),
+        data=dict(samples_per_gpu=4, workers_per_gpu=0),
+        optimizer=dict(type='SGD', lr=0.1), optimizer_config=dict(), lr_config=None,
+        runner=dict(type='IterBasedRunner', max_iters=12), checkpoint_config=None,
+        log_config=None, work_dir=str(tmp_path), seed=0))
+    set_random_seed(0)
+    from fastrun.errors import DataError
+    from fastrun.sampler import ResumableSampler
+    with pytest.raises(DataError) as err:
+        train_model(build_model(cfg.model), [data], cfg, validate=False)
+    sampler = ResumableSampler(data, seed=0, num_replicas=1, rank=0)
+    epochs = [sampler.order(e) for e in range(3)]
+    # the first batch holding sample 11: epoch e, batch b
+    e, b = next((e, pos // 4) for e, order in enumerate(epochs) for pos, i in enumerate(order) if i == 11)
+    assert str(err.value).startswith(
+        f'the train data set SyntheticClassification(num_samples=16, shape=(1, 4, 4), num_classes=4, '
+        f'seed=0, learnable=True): sample 11: the label 9, outside the 4 classes [0, 3]; at train '
+        f'iteration {4 * e + b + 1} (epoch {e + 1}, batch {b + 1} of 4 of the epoch')
+    assert isinstance(err.value.__cause__, (IndexError, RuntimeError))
+
+
 # ---------------------------------------------------------------- other models, other formats
 class Wider(ToyModel):
     def __init__(self):
