@@ -151,6 +151,7 @@ class RunState:
         if stage not in _STAGE_END_METHODS:
             raise ArgumentError(f'checkpoints can wait for the end of '
                                 f'{", ".join(_STAGE_END_METHODS)}, not {stage!r}')
+        self._pending_saves = []  # what a failed run requested is not this run's to write
         if stage not in self.stage_ends:
             self.stage_ends.add(stage)
             runner._rebuild_tables()
@@ -187,7 +188,7 @@ class RunState:
         """
         request = _SaveRequest(out_dir, filename, save_optimizer, meta, create_symlink, written,
                                pointed, failed)
-        if stage in self.stage_ends and self._ended != (stage, runner._position()):
+        if stage in self.stage_ends and self._ended != _stage_key(stage, runner):
             self._pending_saves.append(request)
         else:
             self._write_saves(runner, [request])
@@ -200,7 +201,8 @@ class RunState:
         self._end_stage('after_train_iter', runner)
 
     def _end_stage(self, stage, runner):
-        self._ended = (stage, runner._position())
+        # Runs every epoch (iteration): plain attribute reads only, until there is work.
+        self._ended = _stage_key(stage, runner)
         pending, self._pending_saves = self._pending_saves, []
         if pending:
             self._write_saves(runner, pending)
@@ -362,6 +364,11 @@ _STAGE_END_METHODS = {'after_train_epoch': '_end_train_epoch',
                       'after_train_iter': '_end_train_iter'}
 #: The writer runs before the first hook of this priority or later (the loggers, LOWEST).
 _STAGE_END_BEFORE = Priority.VERY_LOW.value
+
+
+def _stage_key(stage, runner):
+    # Which stage call this is: the counters do not move while a stage's hooks run.
+    return stage, runner._epoch, runner._iter, runner._inner_iter
 
 
 class _SaveRequest:

@@ -188,6 +188,27 @@ def test_resumed_from_latest_keeps_max_keep_ckpts_at_the_end(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['epoch_3.pth', 'latest.pth']
 
 
+def test_the_file_of_an_epoch_end_is_written_after_the_hooks_up_to_low(tmp_path):
+    runner = make_runner(tmp_path, CheckpointHook(interval=1), max_epochs=2)
+    low, very_low = FilesAfter(str(tmp_path)), FilesAfter(str(tmp_path))
+    runner.register_hook(low, 'LOW')  # may still change what epoch_N.pth holds
+    runner.register_hook(very_low, 'VERY_LOW')  # the loggers' place: the file is there
+
+    class Late(Hook):
+        """Requests a save after the writer of the stage ran: written at once."""
+
+        def after_train_epoch(self, runner):
+            path = runner.run_state.save_at_stage_end(runner, 'after_train_epoch', str(tmp_path),
+                                                      f'late_{runner.epoch + 1}.pth',
+                                                      create_symlink=False)
+            assert osp.isfile(path)
+    runner.register_hook(Late(), 'LOWEST')
+    runner.run([loader()], [('train', 1)])
+    assert low.seen == [[], ['epoch_1.pth', 'late_1.pth', 'latest.pth']]
+    assert very_low.seen == [['epoch_1.pth', 'latest.pth'],
+                             ['epoch_1.pth', 'epoch_2.pth', 'late_1.pth', 'latest.pth']]
+
+
 def test_by_iter_on_iter_based_runner(tmp_path):
     hook = CheckpointHook(interval=3, by_epoch=False, max_keep_ckpts=2)
     runner = make_runner(tmp_path, hook, max_iters=7)
