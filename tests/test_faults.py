@@ -322,8 +322,9 @@ def test_sigterm_to_one_rank_stops_both_at_the_same_iteration(cfg_dir):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    # the workers exit 143 (torchrun names their exit codes), torchrun itself 1
-    assert proc.returncode == 1 and out.count('exitcode  : 143') == 2, out[-4000:]
+    # torchrun exits 1 and names the exit code of the signalled rank, 143 (the other rank may
+    # show -15: torchrun terminates it once the first one has exited, after its run ended)
+    assert proc.returncode == 1 and 'exitcode  : 143' in out, out[-4000:]
     last = [int((work / f'last_rank{r}').read_text()) for r in range(2)]
     assert last[0] == last[1] and 11 <= last[0] < 32, out[-4000:]
     assert last[0] % 10 == 0  # the ranks agree at their every-10-iterations check

@@ -7,6 +7,7 @@ state after each skipped step (weights, BatchNorm statistics, optimizer state, l
 accumulated gradients) must equal the state before it, to the bit.
 """
 import copy
+import glob
 import logging
 import os.path as osp
 
@@ -69,19 +70,21 @@ class Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def main_job(tmp_path, *hooks, **options):
-    """The main job's config (two epochs), with skip mode and ``hooks``; returns the runner."""
+def main_job(tmp_path, *hooks, validate=False, **options):
+    """The main job's config (two epochs), with skip mode and ``hooks``; returns the runner.
+
+    ``validate``: with its evaluation and best checkpoint (else left out, to be quicker).
+    """
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'digits_cnn.py'))
     cfg.merge_from_dict(dict(runner=dict(max_epochs=2), work_dir=str(tmp_path), **options))
     cfg.custom_hooks = [dict(type='CheckInvalidLossHook', action='skip')] + list(hooks)
     set_random_seed(cfg.seed)
     model = build_model(cfg.model)
     datasets = [build_dataset(cfg.data.train)]
-    cfg.data.val = None  # no evaluation: faster, and the checkpoints are what matters
     handler = Warnings()
     logging.getLogger('fastrun').addHandler(handler)
     try:
-        runner = train_model(model, datasets, cfg, validate=False, meta=dict(seed=cfg.seed))
+        runner = train_model(model, datasets, cfg, validate=validate, meta=dict(seed=cfg.seed))
     finally:
         logging.getLogger('fastrun').removeHandler(handler)
     return runner, handler.messages
@@ -101,8 +104,9 @@ def assert_run_finished_with_checkpoints(tmp_path):
 
 def test_a_nan_batch_is_skipped_and_the_batchnorm_statistics_stay(tmp_path):
     probe = Probe()
-    runner, warnings = main_job(tmp_path, NaNBatch(45), probe)
+    runner, warnings = main_job(tmp_path, NaNBatch(45), probe, validate=True)
     assert_run_finished_with_checkpoints(tmp_path)
+    assert len(glob.glob(str(tmp_path / 'best_accuracy_top-1_epoch_*.pth'))) == 1
     assert skip_hook(runner).skipped == 1
     assert [m for m in warnings if 'skipped' in m] == [
         'non-finite loss at train iteration 45 (epoch 2, iteration 5 of the epoch): step skipped, '
