@@ -15,8 +15,9 @@ import os
 import os.path as osp
 import pickle
 import re
+import secrets
+import shutil
 import struct
-import tempfile
 import time
 import warnings
 from collections import OrderedDict
@@ -240,7 +241,7 @@ def _atomic_save_local(obj, filename, name):
     tmp = None
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(filename) + '.', suffix='.tmp', dir=folder)
+        fd, tmp = _create_temporary(filename)
         with os.fdopen(fd, 'wb') as f:
             recorder = _ErrorRecorder(f)
             torch.save(obj, recorder)
@@ -268,6 +269,68 @@ def _atomic_save_local(obj, filename, name):
     _fsync_dir(folder)
 
 
+def _temporary_name(filename):
+    # '.<name>.<random>.tmp' beside filename: what CheckpointHook removes as a killed write's
+    folder, name = osp.split(osp.abspath(filename))
+    return osp.join(folder, f'.{name}.{secrets.token_hex(6)}.tmp')
+
+
+def _create_temporary(filename):
+    """A new temporary file beside ``filename``, opened for writing: ``(fd, path)``.
+
+    Created with mode 0o666 less the process umask, what ``torch.save(obj, filename)`` would
+    give the file (``tempfile.mkstemp`` would make every checkpoint 0600).
+    """
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_CLOEXEC', 0)
+             | getattr(os, 'O_BINARY', 0))
+    while True:
+        path = _temporary_name(filename)
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:  # another writer drew the same name: draw again
+            continue
+
+
+def link_checkpoint(src, dst):
+    """Make ``dst`` a second name of the complete checkpoint file ``src``, atomically.
+
+    A hard link (the same bytes, hence the same checksums, and no second serialisation) made
+    under a temporary name and renamed into place; a copy where the file system has no hard
+    links. A failure raises :class:`CheckpointWriteError` naming ``dst`` and leaves what was
+    there. On a URL (:mod:`fastrun.storage`) the link is made in the staging folder from the
+    local copy of ``src`` and uploaded after it, so the object store gets the same bytes.
+    """
+    if storage.is_remote(dst):
+        local = storage.staging_path(dst)
+        os.makedirs(osp.dirname(local), exist_ok=True)
+        with storage.local_copy(src) as copy:
+            _link_local(copy, local, f'{storage.redact(dst)} (staged at {local})', src)
+        storage.upload(local, dst, remove_local=True)
+    else:
+        _link_local(storage.local_path(src), storage.local_path(dst), dst, src)
+
+
+def _link_local(src, dst, name, source_name):
+    tmp = _temporary_name(dst)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:  # no hard links here (or across devices): a copy, made durable
+            shutil.copyfile(src, tmp)
+            with open(tmp, 'rb+') as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, dst)
+        tmp = None
+    except OSError as e:
+        raise CheckpointWriteError(e.errno, f'cannot write checkpoint {name} (a link to '
+                                            f'{storage.redact(source_name)}): {e}; the previous '
+                                            f'checkpoints are unchanged') from e
+    finally:
+        if tmp is not None and osp.lexists(tmp):
+            os.unlink(tmp)
+    _fsync_dir(osp.dirname(osp.abspath(dst)))
+
+
 def _fsync_dir(folder):
     # Makes a rename durable across a power loss (a killed process needs nothing more).
     try:
@@ -282,9 +345,16 @@ def _fsync_dir(folder):
 
 def non_finite_keys(state_dict):
     """The keys of the floating-point tensors of ``state_dict`` that hold a NaN or an infinity."""
-    return [k for k, v in state_dict.items()
-            if torch.is_tensor(v) and (v.is_floating_point() or v.is_complex())
-            and not bool(torch.isfinite(v).all())]
+    items = [(k, v) for k, v in state_dict.items()
+             if torch.is_tensor(v) and (v.is_floating_point() or v.is_complex()) and v.numel()]
+    if not items:
+        return []
+    with torch.no_grad():
+        # The largest magnitude of each tensor in one fused call (NaN or inf if any value is),
+        # read with one host transfer instead of one per tensor.
+        worst = torch._foreach_norm([v for _, v in items], ord=float('inf'))
+        finite = torch.isfinite(torch.stack([w.float().cpu() for w in worst])).tolist()
+    return [k for (k, _), ok in zip(items, finite) if not ok]
 
 
 def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, check_finite=True):
@@ -359,8 +429,18 @@ def _legacy_safe_globals():
     return found
 
 
+def _resumable_name(name):
+    # What auto-resume may pick besides latest.pth: not the pointer, not the best_* files (kept
+    # for their score, not their place in the run).
+    return name != storage.LATEST and not name.startswith('best_')
+
+
 def previous_checkpoint(filename):
-    """The newest other checkpoint file in the folder of ``filename`` older than it, or None."""
+    """The newest checkpoint auto-resume could pick in the folder of ``filename``, older than it.
+
+    ``latest.pth`` and ``best_*`` files are never named (auto-resume never picks a best file);
+    None when there is none.
+    """
     filename = os.fspath(filename)
     folder = storage.parent(filename)
     files = dict(storage.list_files(folder, '.pth'))
@@ -369,7 +449,7 @@ def previous_checkpoint(filename):
     found = []
     for name, mtime in files.items():
         path = storage.join(folder, name)
-        if name == storage.LATEST or storage.resolve(path) in skip:
+        if not _resumable_name(name) or storage.resolve(path) in skip:
             continue
         if own is None or mtime <= own:
             found.append((mtime, _natural(name), path))
@@ -553,8 +633,7 @@ def checkpoint_candidates(work_dir):
         latest = storage.join(work_dir, storage.LATEST)
         out.append(latest)
         seen.add(storage.resolve(latest))
-    others = [(mtime, _natural(name), name) for name, mtime in files
-              if name != storage.LATEST and not name.startswith('best_')]
+    others = [(mtime, _natural(name), name) for name, mtime in files if _resumable_name(name)]
     for _, _, name in sorted(others, reverse=True):
         path = storage.join(work_dir, name)
         real = storage.resolve(path)
@@ -567,9 +646,15 @@ def checkpoint_candidates(work_dir):
 def find_resumable_checkpoint(work_dir, logger=None):
     """The first of :func:`checkpoint_candidates` that reads and verifies; None if none does.
 
-    Each file skipped is logged (WARNING) with the reason (truncated, corrupt checksum...).
+    Each file skipped is logged (WARNING) with the reason (truncated, corrupt checksum, a
+    ``latest.pth`` pointing to a file that is gone...).
     """
     log = logger or logger_
+    latest = osp.join(storage.local_path(work_dir), storage.LATEST) \
+        if not storage.is_remote(work_dir) else None
+    if latest is not None and osp.islink(latest) and not osp.exists(latest):
+        log.warning('auto-resume: skipping %s: it points to %s, which does not exist', latest,
+                    os.readlink(latest))
     for path in checkpoint_candidates(work_dir):
         try:
             read_checkpoint(path)

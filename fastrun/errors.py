@@ -17,3 +17,8 @@ class ArgumentTypeError(TypeError, AssertionError):
 
 class ArgumentKeyError(KeyError, AssertionError):
     """A required key missing from a config dict (also an ``AssertionError``, where mmcv asserts)."""
+
+
+class DataError(ValueError):
+    """A sample of a data set that cannot be used (its image size, its label); names the data set,
+    the sample and the iteration."""

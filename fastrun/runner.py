@@ -15,9 +15,10 @@ import torch
 
 from . import _core, storage
 from .checkpoint import load_checkpoint as _load_checkpoint
+from .datacheck import explain_data_error
 from .dist import get_dist_info, is_module_wrapper
 from .errors import ArgumentError, ArgumentTypeError
-from .hook import DISPATCH_NAMES, Hook, stage_method
+from .hook import DISPATCH_NAMES, Hook
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import get_priority
@@ -188,7 +189,7 @@ class Runner(RuntimeHooksMixin):
     def _rebuild_tables(self):
         tables = []
         for name in DISPATCH_NAMES:
-            fns = [fn for fn in (stage_method(h, name) for h in self._hooks) if fn is not None]
+            fns = self._state.stage_table(name, self._hooks)  # + the writer of stage-end saves
             for annotate in self._annotators.values():
                 fns = [annotate(name, fn) for fn in fns]
             if self._nvtx is not None:
@@ -353,9 +354,10 @@ class Runner(RuntimeHooksMixin):
                     finish()
                 self.call_hook('after_run')
                 storage.wait_uploads()  # raises if one failed (its local copy kept)
-        except BaseException:
+        except BaseException as e:
             self._close_loggers()
             storage.wait_uploads(raise_errors=False)
+            explain_data_error(self, e)  # a bad sample: a DataError naming it, from e
             raise
         guard.raise_if_stopped()
 
@@ -363,15 +365,6 @@ class Runner(RuntimeHooksMixin):
         """The signal that stopped the loop, or None (agreed by all ranks when distributed)."""
         guard = self._state.preemption
         return guard.signum if guard is not None else None
-
-    def _close_loggers(self):
-        for hook in self._hooks:
-            close = getattr(hook, 'flush_and_close', None)
-            if callable(close):
-                try:
-                    close(self)
-                except Exception as e:  # the original error matters more
-                    self.logger.error('%s.flush_and_close failed: %s', type(hook).__name__, e)
 
     def stop_checkpoint_name(self, tmpl=None):
         """The file name of a checkpoint saved at the current position (``tmpl`` has one ``{}``)."""

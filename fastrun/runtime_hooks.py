@@ -42,6 +42,16 @@ class RuntimeHooksMixin:
 
     runtime_hooks_by_epoch = True
 
+    def _close_loggers(self):
+        """Flush and close every hook that has ``flush_and_close`` (a failing run's loggers)."""
+        for hook in self.hooks:
+            close = getattr(hook, 'flush_and_close', None)
+            if callable(close):
+                try:
+                    close(self)
+                except Exception as e:  # the original error matters more
+                    self.logger.error('%s.flush_and_close failed: %s', type(hook).__name__, e)
+
     def register_hook_from_cfg(self, hook_cfg):
         """Build a hook from ``dict(type=..., priority=..., **kwargs)`` and register it."""
         hook_cfg = dict(hook_cfg)

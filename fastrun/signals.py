@@ -7,7 +7,11 @@ the exact position, runs ``after_run`` (loggers flush and close) and raises
 :class:`Preempted`, a ``SystemExit`` with code ``128 + signum`` (143 for SIGTERM, 130 for
 SIGINT): uncaught, the process exits with it, as if killed by the signal but with its work
 saved. The first signal also restores the default action of both signals, so a second one
-ends the process at once. The previous handlers come back when ``run`` returns.
+ends the process at once. Not in a process torchrun started (``TORCHELASTIC_RUN_ID`` set):
+torchrun forwards the signal it gets to its workers, which often got it already from the
+cluster manager, so there a repeated signal is ignored; torchrun itself kills the workers
+still running ``--shutdown-timeout`` seconds (default 30) after it forwarded one. The previous
+handlers come back when ``run`` returns.
 
 In a distributed run a signal may reach one rank only: the flag stays local and
 :class:`StopSync` all-reduces it every ``interval`` train iterations (a one-number
@@ -17,6 +21,7 @@ collective on a CPU group, no device sync), so every rank stops after the same i
 registers :class:`StopSync` when distributed, and after the loop saves the checkpoint
 (:func:`save_on_stop`, through the same capture as every checkpoint, see :mod:`fastrun.state`).
 """
+import os
 import signal
 import threading
 
@@ -72,14 +77,20 @@ class StopOnSignal:
             return _call_previous(self._replaced.get(signum), signum, frame)
         if self.signum is None:
             self.signum = signum
-        for s in SIGNALS:
-            signal.signal(s, signal.SIG_DFL)  # a second signal ends the process at once
+        elif self._launched:
+            return  # torchrun's copy of a signal this process got already: the stop is on
+        if not self._launched:
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_DFL)  # a second signal ends the process at once
         if not self.local_only:
             self.runner.stop_training = True
 
     _active = False
+    _launched = False
 
     def __enter__(self):
+        # Started by torchrun: it forwards signals (and kills what outlives its shutdown timeout).
+        self._launched = 'TORCHELASTIC_RUN_ID' in os.environ
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.getsignal(s) for s in SIGNALS}
             self._replaced = dict(self._previous)
@@ -103,7 +114,6 @@ def _call_previous(handler, signum, frame):
     if handler == signal.SIG_IGN:
         return None
     # SIG_DFL (or unknown): the default action, as if no handler had been installed
-    import os
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 

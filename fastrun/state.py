@@ -9,6 +9,12 @@ applied later in the run, each part taken once at its moment: weights for buffer
 at ``before_run``, the loaders' positions when the loop first uses them, the RNG states right
 before the first resumed iteration, the log averages once the loggers have cleared the buffer.
 
+A checkpoint of a stage boundary (an epoch's or an iteration's end) is written when that
+stage's hooks up to ``LOW`` priority have run (:meth:`RunState.save_at_stage_end`), so it holds
+what they did there: the evaluation of that epoch, the best score, early stopping's counts. The
+files of one boundary hold one capture: a ``best_*.pth`` saved with ``epoch_N.pth`` is a hard
+link to the same bytes.
+
 Everything captured is plain types and tensors, so checkpoints load with
 ``torch.load(weights_only=True)`` and no allow-list.
 """
@@ -24,8 +30,11 @@ import numpy as np
 import torch
 
 from . import storage
-from .checkpoint import (CheckpointError, CheckpointWriteError, load_state_dict, mismatch_message,
-                         read_checkpoint, save_checkpoint, to_plain)
+from .checkpoint import (CheckpointError, CheckpointWriteError, link_checkpoint, load_state_dict,
+                         mismatch_message, read_checkpoint, save_checkpoint, to_plain)
+from .errors import ArgumentError
+from .hook import stage_method
+from .priority import Priority
 from .sampler import IterLoader, sampler_of
 
 __all__ = ['RunState', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
@@ -45,7 +54,9 @@ class RunState:
     - ``preemption``: the run's :class:`~fastrun.signals.Preemption` while ``run`` runs, else
       None (a checkpoint saved then holds mmcv's meta counters, there is no loop position)
     - ``rank_rngs``: every rank's RNG state, gathered for the next checkpoint, or None
-    - ``resumed_from``: the file this run resumed from, or None (rotation never deletes it)
+    - ``resumed_from``: the file this run resumed from, or None
+    - ``stage_ends``: the stages (``after_train_epoch``, ``after_train_iter``) whose checkpoints
+      wait for the end of the stage (see :meth:`save_at_stage_end`)
 
     What :meth:`restore` read and the run applies later, each taken once:
 
@@ -62,6 +73,9 @@ class RunState:
         self.preemption = None
         self.rank_rngs = None
         self.resumed_from = None
+        self.stage_ends = set()
+        self._pending_saves = []
+        self._ended = None
         self.pending_weights = None
         self.pending_loaders = None
         self.pending_rng = None
@@ -128,6 +142,113 @@ class RunState:
         if create_symlink:
             _point_latest(out_dir, filename, filepath)
         return filepath
+
+    # ---------------------------------------------------------------- saves at a stage's end
+    def end_stage_saves(self, runner, stage):
+        """Let checkpoints requested during ``stage`` wait for its end (call it at ``before_run``).
+
+        ``stage`` is ``'after_train_epoch'`` or ``'after_train_iter'``. The runner then calls
+        the writer of that stage's checkpoints after the hooks of priority up to ``LOW`` and
+        before the ``VERY_LOW`` (loggers) and ``LOWEST`` ones (:meth:`stage_table`).
+        """
+        if stage not in _STAGE_END_METHODS:
+            raise ArgumentError(f'checkpoints can wait for the end of '
+                                f'{", ".join(_STAGE_END_METHODS)}, not {stage!r}')
+        self._pending_saves = []  # what a failed run requested is not this run's to write
+        if stage not in self.stage_ends:
+            self.stage_ends.add(stage)
+            runner._rebuild_tables()
+
+    def stage_table(self, stage, hooks):
+        """The callables the runner calls at ``stage``: those of ``hooks`` (in order), and the writer.
+
+        The writer of the stage's checkpoints (when :meth:`end_stage_saves` asked for it) comes
+        before the first hook of priority ``VERY_LOW`` or later: the loggers and the ``LOWEST``
+        hooks see the files, every hook before has changed the state they hold.
+        """
+        pairs = [(h, fn) for h in hooks for fn in (stage_method(h, stage),) if fn is not None]
+        fns = [fn for _, fn in pairs]
+        if stage in self.stage_ends:
+            at = next((i for i, (hook, _) in enumerate(pairs)
+                       if getattr(hook, 'priority', 0) >= _STAGE_END_BEFORE), len(pairs))
+            fns.insert(at, getattr(self, _STAGE_END_METHODS[stage]))
+        return fns
+
+    def save_at_stage_end(self, runner, stage, out_dir, filename, save_optimizer=True, meta=None,
+                          create_symlink=True, written=None, pointed=None, failed=None):
+        """Save ``out_dir/filename`` at the end of ``stage``, or now; its path.
+
+        Every rank calls it; rank 0 writes, with the RNG states of every rank, and the others
+        wait until the files are complete. It waits for the end of ``stage`` when
+        :meth:`end_stage_saves` asked for that stage and its writer has not run yet at this
+        position; otherwise (``stage=None``, a signal's checkpoint, a hook after the writer) it
+        saves now. The checkpoints of one stage end hold one capture: the first of each content
+        (``save_optimizer``, ``meta``) is serialised, the files after it are hard links to it;
+        those without ``create_symlink`` (best checkpoints) come first, then ``latest.pth``
+        moves to the last one with it. Callbacks (rank 0): ``written(path)`` once this file is
+        complete, ``pointed()`` once ``latest.pth`` has moved, ``failed()`` when it could not be
+        written (then the error propagates).
+        """
+        request = _SaveRequest(out_dir, filename, save_optimizer, meta, create_symlink, written,
+                               pointed, failed)
+        if stage in self.stage_ends and self._ended != _stage_key(stage, runner):
+            self._pending_saves.append(request)
+        else:
+            self._write_saves(runner, [request])
+        return storage.join(out_dir, filename)
+
+    def _end_train_epoch(self, runner):
+        self._end_stage('after_train_epoch', runner)
+
+    def _end_train_iter(self, runner):
+        self._end_stage('after_train_iter', runner)
+
+    def _end_stage(self, stage, runner):
+        # Runs every epoch (iteration): plain attribute reads only, until there is work.
+        self._ended = _stage_key(stage, runner)
+        pending, self._pending_saves = self._pending_saves, []
+        if pending:
+            self._write_saves(runner, pending)
+
+    def _write_saves(self, runner, requests):
+        gather_rng_states(runner)  # a collective when distributed: every rank is here
+        if runner.rank == 0:
+            rngs = self.rank_rngs
+            # Best checkpoints first, the one latest.pth moves to last: a process killed in
+            # between leaves latest.pth on the previous complete checkpoint.
+            order = sorted(requests, key=lambda r: r.create_symlink)
+            done, sources = [], []
+            try:
+                for r in order:
+                    path = storage.join(r.out_dir, r.filename)
+                    content = (r.save_optimizer, r.meta)
+                    source = next((p for key, p in sources if key == content), None)
+                    if source is None:
+                        self.rank_rngs = rngs
+                        runner.save_checkpoint(r.out_dir, filename_tmpl=_literal(r.filename),
+                                               save_optimizer=r.save_optimizer, meta=r.meta,
+                                               create_symlink=r.create_symlink)
+                        sources.append((content, path))
+                    else:
+                        link_checkpoint(source, path)
+                        if r.create_symlink:
+                            _point_latest(r.out_dir, r.filename, path)
+                    done.append(r)
+                    if r.written is not None:
+                        r.written(path)
+            except BaseException:
+                for r in order:
+                    if r not in done and r.failed is not None:
+                        r.failed()
+                raise
+            finally:
+                self.rank_rngs = None
+            for r in order:
+                if r.pointed is not None:
+                    r.pointed()
+        if runner.world_size > 1:
+            import torch.distributed as dist
+            dist.barrier()  # no rank goes on (and may read a file) before they are complete
 
     # ---------------------------------------------------------------- restore
     def restore(self, runner, filename, resume_optimizer=True, map_location='default',
@@ -239,6 +360,36 @@ def gather_rng_states(runner):
         states = [None] * runner.world_size
         dist.all_gather_object(states, rng_state())
         runner.run_state.rank_rngs = states
+
+
+#: The stages whose checkpoints can wait for the stage's end, and the method writing them.
+_STAGE_END_METHODS = {'after_train_epoch': '_end_train_epoch',
+                      'after_train_iter': '_end_train_iter'}
+#: The writer runs before the first hook of this priority or later (the loggers, LOWEST).
+_STAGE_END_BEFORE = Priority.VERY_LOW.value
+
+
+def _stage_key(stage, runner):
+    # Which stage call this is: the counters do not move while a stage's hooks run.
+    return stage, runner._epoch, runner._iter, runner._inner_iter
+
+
+class _SaveRequest:
+    """One checkpoint to write at a stage's end (see :meth:`RunState.save_at_stage_end`)."""
+
+    __slots__ = ('out_dir', 'filename', 'save_optimizer', 'meta', 'create_symlink', 'written',
+                 'pointed', 'failed')
+
+    def __init__(self, out_dir, filename, save_optimizer, meta, create_symlink, written, pointed,
+                 failed):
+        self.out_dir, self.filename = out_dir, filename
+        self.save_optimizer, self.meta, self.create_symlink = save_optimizer, meta, create_symlink
+        self.written, self.pointed, self.failed = written, pointed, failed
+
+
+def _literal(filename):
+    # A filename_tmpl that formats to filename itself.
+    return filename.replace('{', '{{').replace('}', '}}')
 
 
 def _point_latest(out_dir, filename, filepath):

@@ -160,23 +160,23 @@ def test_max_keep_ckpts_with_interval_and_files_of_other_runs(tmp_path):
     assert rec.seen[5] == other + ['epoch_4.pth', 'epoch_6.pth', 'epoch_9.pth', 'latest.pth']
 
 
-def test_max_keep_ckpts_never_removes_the_resumed_checkpoint(tmp_path):
+def test_max_keep_ckpts_rotates_the_checkpoint_resumed_from_once_a_newer_one_exists(tmp_path):
     first = make_runner(tmp_path, CheckpointHook(interval=1), max_epochs=4)
     first.run([loader()], [('train', 1)])
     resumed = make_runner(tmp_path, CheckpointHook(interval=1, max_keep_ckpts=1), max_epochs=3)
     resumed.resume(str(tmp_path / 'epoch_1.pth'))
-    resumed.meta['resumed_from'] = str(tmp_path / 'epoch_1.pth')
     rec = FilesAfter(str(tmp_path))
     resumed.register_hook(rec, 'LOWEST')
     resumed.run([loader()], [('train', 1)])
+    # epoch_1.pth goes once epoch_2.pth is complete; 4 is numbered after the run: left alone
     assert rec.seen == [
-        ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth', 'epoch_4.pth', 'latest.pth'],
-        ['epoch_1.pth', 'epoch_3.pth', 'epoch_4.pth', 'latest.pth'],
+        ['epoch_2.pth', 'epoch_3.pth', 'epoch_4.pth', 'latest.pth'],
+        ['epoch_3.pth', 'epoch_4.pth', 'latest.pth'],
     ]
     assert os.readlink(tmp_path / 'latest.pth') == 'epoch_3.pth'
 
 
-def test_resumed_from_latest_protects_the_file_it_pointed_to(tmp_path):
+def test_resumed_from_latest_keeps_max_keep_ckpts_at_the_end(tmp_path):
     first = make_runner(tmp_path, CheckpointHook(interval=1), max_epochs=2)
     first.run([loader()], [('train', 1)])
     os.remove(tmp_path / 'epoch_2.pth')
@@ -184,9 +184,29 @@ def test_resumed_from_latest_protects_the_file_it_pointed_to(tmp_path):
     os.replace(tmp_path / 'latest.tmp', tmp_path / 'latest.pth')
     resumed = make_runner(tmp_path, CheckpointHook(interval=1, max_keep_ckpts=1), max_epochs=3)
     resumed.resume(str(tmp_path / 'latest.pth'))
-    resumed.meta['resumed_from'] = str(tmp_path / 'latest.pth')
     resumed.run([loader()], [('train', 1)])
-    assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth', 'epoch_3.pth', 'latest.pth']
+    assert sorted(os.listdir(tmp_path)) == ['epoch_3.pth', 'latest.pth']
+
+
+def test_the_file_of_an_epoch_end_is_written_after_the_hooks_up_to_low(tmp_path):
+    runner = make_runner(tmp_path, CheckpointHook(interval=1), max_epochs=2)
+    low, very_low = FilesAfter(str(tmp_path)), FilesAfter(str(tmp_path))
+    runner.register_hook(low, 'LOW')  # may still change what epoch_N.pth holds
+    runner.register_hook(very_low, 'VERY_LOW')  # the loggers' place: the file is there
+
+    class Late(Hook):
+        """Requests a save after the writer of the stage ran: written at once."""
+
+        def after_train_epoch(self, runner):
+            path = runner.run_state.save_at_stage_end(runner, 'after_train_epoch', str(tmp_path),
+                                                      f'late_{runner.epoch + 1}.pth',
+                                                      create_symlink=False)
+            assert osp.isfile(path)
+    runner.register_hook(Late(), 'LOWEST')
+    runner.run([loader()], [('train', 1)])
+    assert low.seen == [[], ['epoch_1.pth', 'late_1.pth', 'latest.pth']]
+    assert very_low.seen == [['epoch_1.pth', 'latest.pth'],
+                             ['epoch_1.pth', 'epoch_2.pth', 'late_1.pth', 'latest.pth']]
 
 
 def test_by_iter_on_iter_based_runner(tmp_path):

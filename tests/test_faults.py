@@ -280,9 +280,10 @@ def test_sigterm_saves_exits_143_and_the_resumed_run_matches_the_straight_one(cf
     assert f'auto-resume: resuming from {work / "latest.pth"}' in out
     assert_same_checkpoint(str(cfg_dir / 'straight' / 'epoch_4.pth'), str(work / 'epoch_4.pth'))
     assert json_losses(cfg_dir / 'straight') == json_losses(work)
-    # rotation removed the superseded mid-epoch file only once it was no longer resumed from
+    # rotation removed the mid-epoch file resumed from once epoch 2's own checkpoint existed:
+    # max_keep_ckpts=2 holds at the end
     assert {n for n in os.listdir(work) if n.endswith('.pth')} == \
-        {'epoch_3.pth', 'epoch_4.pth', 'latest.pth', name}
+        {'epoch_3.pth', 'epoch_4.pth', 'latest.pth'}
 
 
 def test_a_second_signal_ends_the_process_at_once(cfg_dir):
@@ -321,7 +322,9 @@ def test_sigterm_to_one_rank_stops_both_at_the_same_iteration(cfg_dir):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0  # torchrun reports the workers' 143
+    # torchrun exits 1 and names the exit code of the signalled rank, 143 (the other rank may
+    # show -15: torchrun terminates it once the first one has exited, after its run ended)
+    assert proc.returncode == 1 and 'exitcode  : 143' in out, out[-4000:]
     last = [int((work / f'last_rank{r}').read_text()) for r in range(2)]
     assert last[0] == last[1] and 11 <= last[0] < 32, out[-4000:]
     assert last[0] % 10 == 0  # the ranks agree at their every-10-iterations check
@@ -334,6 +337,36 @@ def test_sigterm_to_one_rank_stops_both_at_the_same_iteration(cfg_dir):
     code, out = run(torchrun(cfg_dir, 'cfg.py', '--work-dir', 'straight'), cfg_dir)
     assert code == 0, out[-6000:]
     # each rank drew its own dropout masks again: the same run, to the bit
+    assert_same_checkpoint(str(cfg_dir / 'straight' / 'epoch_4.pth'), str(work / 'epoch_4.pth'))
+
+
+def test_sigterm_to_torchrun_and_every_worker_saves_the_point_and_auto_resume_continues(cfg_dir):
+    # What a cluster manager does (Slurm signals every process of the job): torchrun gets
+    # SIGTERM and forwards it to workers that already got one. The repeat must not kill them.
+    (cfg_dir / 'cfg.py').write_text(CONFIG.replace('samples_per_gpu=8', 'samples_per_gpu=4')
+                                    .replace('delay=0.03', 'delay=0.05'))
+    work = cfg_dir / 'two'
+    proc = subprocess.Popen(torchrun(cfg_dir, 'cfg.py', '--work-dir', work), cwd=cfg_dir,
+                            env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        wait_for(work / 'marker_rank0', proc)
+        wait_for(work / 'marker_rank1', proc)
+        for pid in [proc.pid] + [int((work / f'marker_rank{r}').read_text()) for r in range(2)]:
+            os.kill(pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1 and 'SignalException' in out, out[-4000:]  # torchrun's own code
+    last = [int((work / f'last_rank{r}').read_text()) for r in range(2)]  # both ran after_run
+    assert last[0] == last[1] and 11 <= last[0] < 32, out[-4000:]
+    assert read_checkpoint(str(work / 'latest.pth'))['runner_state']['iter'] == last[0]
+    code, out = run(torchrun(cfg_dir, 'cfg.py', '--work-dir', work, '--auto-resume'), cfg_dir)
+    assert code == 0, out[-6000:]
+    assert f'auto-resume: resuming from {work / "latest.pth"}' in out
+    code, out = run(torchrun(cfg_dir, 'cfg.py', '--work-dir', 'straight'), cfg_dir)
+    assert code == 0, out[-6000:]
     assert_same_checkpoint(str(cfg_dir / 'straight' / 'epoch_4.pth'), str(work / 'epoch_4.pth'))
 
 
@@ -493,6 +526,82 @@ def test_auto_resume_skips_broken_newest_files_and_says_why(tmp_path):
     assert find_resumable_checkpoint(str(tmp_path / 'nothing'), logger) is None
 
 
+def test_a_dangling_latest_is_skipped_with_its_log_line(tmp_path):
+    three_epochs(tmp_path)
+    os.remove(tmp_path / 'epoch_3.pth')  # latest.pth -> epoch_3.pth, which is gone
+    logger, messages = recording_logger('dangling')
+    assert find_resumable_checkpoint(str(tmp_path), logger) == str(tmp_path / 'epoch_2.pth')
+    assert messages == [f'auto-resume: skipping {tmp_path / "latest.pth"}: it points to '
+                        f'epoch_3.pth, which does not exist']
+
+
+def test_the_previous_checkpoint_hint_never_names_a_best_file(tmp_path):
+    three_epochs(tmp_path)
+    now = time.time()
+    for i in (1, 2, 3):
+        os.utime(tmp_path / f'epoch_{i}.pth', (now - 10 + 2 * i, now - 10 + 2 * i))
+    # newer than epoch_2.pth, older than epoch_3.pth: auto-resume would never pick it
+    (tmp_path / 'best_acc_epoch_2.pth').write_bytes((tmp_path / 'epoch_2.pth').read_bytes())
+    os.utime(tmp_path / 'best_acc_epoch_2.pth', (now - 5, now - 5))
+    path = tmp_path / 'epoch_3.pth'
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match=r'use the previous checkpoint instead: '
+                                              r'\S*/epoch_2\.pth$'):
+        read_checkpoint(str(path))
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o077, 0o002], ids=oct)
+def test_checkpoints_get_the_mode_torch_save_gives_under_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        torch.save({}, tmp_path / 'plain.pth')
+        runner = three_epochs(tmp_path / 'w')
+        runner.save_checkpoint(str(tmp_path / 'w'), 'best_x.pth', create_symlink=False)
+    finally:
+        os.umask(old)
+    expected = os.stat(tmp_path / 'plain.pth').st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    for name in ('epoch_1.pth', 'epoch_3.pth', 'best_x.pth'):
+        assert os.stat(tmp_path / 'w' / name).st_mode & 0o777 == expected, name
+
+
+def test_a_best_path_read_from_a_checkpoint_never_chooses_what_is_deleted(tmp_path):
+    from fastrun.checkpoint import seal
+    from fastrun.hooks.evaluation import EvalHook
+    victim = tmp_path / 'victim.pth'
+    victim.write_bytes(b'precious')
+    work = tmp_path / 'w'
+    (work).mkdir()
+    inside = work / 'notes.pth'  # in the folder, but not a best_*.pth file
+    inside.write_bytes(b'mine')
+    for target in (victim, inside):
+        runner = toy_runner(work, max_epochs=1)
+        ckpt = torch.load(runner.save_checkpoint(str(work)), weights_only=True)
+        ckpt['meta']['hook_msgs'] = {'best_score': -1e9, 'best_ckpt': str(target)}
+        torch.save(seal(ckpt), work / 'crafted.pth')  # it passes its checksum
+        runner = toy_runner(work, max_epochs=2)
+        logger, messages = recording_logger('toy')
+        val = [(torch.ones(2, 4), torch.zeros(2, 1))]
+
+        class Scored:
+            dataset = type('Set', (), {'evaluate': lambda self, results, logger=None: {'acc': 1.0}})()
+
+            def __iter__(self):
+                return iter(val)
+
+            def __len__(self):
+                return 1
+
+        runner.register_hook(EvalHook(Scored(), save_best='acc', rule='greater',
+                                      test_fn=lambda model, loader: []), 'LOW')
+        runner.resume(str(work / 'crafted.pth'))
+        runner.run([make_loader(2)], [('train', 1)])
+        assert target.read_bytes() in (b'precious', b'mine')
+        assert (work / 'best_acc_epoch_2.pth').is_file()
+        assert any(f'{target} is not a best_*.pth file of {work}: left alone' in m
+                   for m in messages), messages
+
+
 def test_auto_resume_in_an_empty_work_dir_starts_fresh_and_says_so(cfg_dir):
     (cfg_dir / 'cfg.py').write_text(CONFIG.replace('max_epochs=4', 'max_epochs=1')
                                     .replace('delay=0.03', 'delay=0.0'))
@@ -634,6 +743,99 @@ def test_a_bad_config_fails_before_training_naming_file_and_key(cfg_dir, case):
     assert str(err.value).startswith(f'{path}: {key}: ')
     assert message in str(err.value)
     assert not glob.glob(str(cfg_dir / 'w' / '*.pth'))
+
+
+# ---------------------------------------------------------------- bad samples
+def write_image_folder(root, odd=None):
+    """Two classes of 8x8 gray PNGs, 6 each; the image of sample ``odd`` is 9x9 instead."""
+    from PIL import Image
+    rng = np.random.RandomState(0)
+    index = 0
+    for name in ('a', 'b'):
+        os.makedirs(root / name)
+        for k in range(6):
+            size = 9 if index == odd else 8
+            Image.fromarray(rng.randint(0, 255, (size, size), dtype=np.uint8)).save(
+                root / name / f'{k}.png')
+            index += 1
+
+
+IMAGE_CONFIG = """
+model = dict(type='ImageClassifier', backbone=dict(type='SmallCNN', in_channels=1, channels=(4,)),
+             head=dict(type='LinearClsHead', num_classes=2, in_channels=4, topk=(1,)))
+data = dict(samples_per_gpu=4, workers_per_gpu={workers},
+            train=dict(type='ImageFolder', data_prefix='images'))
+optimizer = dict(type='SGD', lr=0.01)
+optimizer_config = dict()
+runner = dict(type='EpochBasedRunner', max_epochs=2)
+log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')])
+seed = 0
+"""
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_an_image_of_another_size_fails_naming_data_set_sample_and_iteration(tmp_path, workers):
+    write_image_folder(tmp_path / 'images', odd=7)
+    (tmp_path / 'cfg.py').write_text(IMAGE_CONFIG.format(workers=workers))
+    code, out = fastrun(tmp_path, 'cfg.py', '--work-dir', 'w', check=False)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    # the order of epoch 1 (seed 0) puts sample 7 in its third batch: iteration 3
+    from fastrun.sampler import ResumableSampler
+    order = ResumableSampler(list(range(12)), seed=0, num_replicas=1, rank=0).order(0)
+    batch = order.index(7) // 4 + 1
+    assert last.startswith("fastrun.errors.DataError: the train data set ImageFolder(data_prefix='images', "
+                           "classes=2, len=12): sample 7: an image of shape (1, 9, 9), where the data "
+                           f"set's are (1, 8, 8); at train iteration {batch} (epoch 1, batch {batch} of "
+                           "3 of the epoch"), last
+    assert '(the error was: RuntimeError: ' in last  # torch's own message comes last
+
+
+def test_a_label_outside_the_classes_fails_naming_the_samples(cfg_dir):
+    (cfg_dir / 'cfg.py').write_text(CONFIG.replace("num_classes=4, seed=0", "num_classes=6, seed=0")
+                                    .replace("delay=0.03, mark=11", "delay=0.0"))
+    code, out = fastrun(cfg_dir, 'cfg.py', '--work-dir', 'w', check=False)
+    assert code == 1
+    last = out.strip().splitlines()[-1]
+    match = re.match(r"fastrun\.errors\.DataError: the train data set SyntheticClassification\("
+                     r"num_samples=64, shape=\(1, 4, 4\), num_classes=6, seed=0, learnable=True\): "
+                     r"(sample \d+: the label [45], outside the 4 classes \[0, 3\](; )?)+; at train "
+                     r"iteration 1 \(epoch 1, batch 1 of 8 of the epoch", last)
+    assert match, last
+    from fastrun.datasets import SyntheticClassification
+    from fastrun.sampler import ResumableSampler
+    labels = SyntheticClassification(num_samples=64, shape=(1, 4, 4), num_classes=6).gt_labels
+    first = ResumableSampler(list(range(64)), seed=0, num_replicas=1, rank=0).order(0)[:8]
+    named = [int(n) for n in re.findall(r'sample (\d+)', last)]
+    assert named == [i for i in first if labels[i] >= 4]
+
+
+def test_a_bad_label_in_an_iteration_based_run_names_its_sample(tmp_path):
+    from fastrun.datasets import SyntheticClassification
+    data = SyntheticClassification(num_samples=16, shape=(1, 4, 4), num_classes=4, seed=0)
+    data.gt_labels = data.gt_labels.clone()
+    data.gt_labels[11] = 9
+    cfg = Config(dict(
+        model=dict(type='ImageClassifier', backbone=dict(type='MLP', in_channels=16, hidden_channels=(8,)),
+                   head=dict(type='LinearClsHead', num_classes=4, in_channels=8)),
+        data=dict(samples_per_gpu=4, workers_per_gpu=0),
+        optimizer=dict(type='SGD', lr=0.1), optimizer_config=dict(), lr_config=None,
+        runner=dict(type='IterBasedRunner', max_iters=12), checkpoint_config=None,
+        log_config=None, work_dir=str(tmp_path), seed=0))
+    set_random_seed(0)
+    from fastrun.errors import DataError
+    from fastrun.sampler import ResumableSampler
+    with pytest.raises(DataError) as err:
+        train_model(build_model(cfg.model), [data], cfg, validate=False)
+    sampler = ResumableSampler(data, seed=0, num_replicas=1, rank=0)
+    epochs = [sampler.order(e) for e in range(3)]
+    # the first batch holding sample 11: epoch e, batch b
+    e, b = next((e, pos // 4) for e, order in enumerate(epochs) for pos, i in enumerate(order) if i == 11)
+    assert str(err.value).startswith(
+        f'the train data set SyntheticClassification(num_samples=16, shape=(1, 4, 4), num_classes=4, '
+        f'seed=0, learnable=True): sample 11: the label 9, outside the 4 classes [0, 3]; at train '
+        f'iteration {4 * e + b + 1} (epoch {e + 1}, batch {b + 1} of 4 of the epoch')
+    assert isinstance(err.value.__cause__, (IndexError, RuntimeError))
 
 
 # ---------------------------------------------------------------- other models, other formats

@@ -72,14 +72,14 @@ def test_a_signal_checkpoint_holds_what_the_checkpoint_hook_saves_at_that_point(
     assert same(by_signal, by_hook)  # counters, position, RNG states, log values, hook states
 
 
-def test_resume_alone_keeps_the_checkpoint_it_resumed_from_out_of_rotation(tmp_path):
+def test_resume_alone_records_the_file_and_rotation_still_holds_max_keep_ckpts(tmp_path):
     first = make_runner(tmp_path, CheckpointHook(interval=1), max_epochs=3)
     first.run([make_loader()], [('train', 1)])
     resumed = make_runner(tmp_path, CheckpointHook(interval=1, max_keep_ckpts=1), max_epochs=5)
-    resumed.resume(str(tmp_path / 'epoch_1.pth'))  # meta names no resumed_from: the run state does
+    resumed.resume(str(tmp_path / 'epoch_1.pth'))
     assert resumed.run_state.resumed_from == str(tmp_path / 'epoch_1.pth')
     resumed.run([make_loader()], [('train', 1)])
-    assert sorted(os.listdir(tmp_path)) == ['epoch_1.pth', 'epoch_5.pth', 'latest.pth']
+    assert sorted(os.listdir(tmp_path)) == ['epoch_5.pth', 'latest.pth']
 
 
 def test_what_a_resume_left_pending_is_applied_once(tmp_path, core):

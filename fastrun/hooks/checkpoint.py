@@ -2,13 +2,10 @@
 import re
 import string
 
-import torch.distributed as dist
-
 from .. import storage
 from ..dist import allreduce_buffers, get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
-from ..state import gather_rng_states
 
 
 def work_location(runner):
@@ -35,11 +32,6 @@ def resolve_out_dir(out_dir, work_dir, file_client_args, owner):
     return out_dir
 
 
-def literal_template(filename):
-    """A ``filename_tmpl`` that formats to ``filename`` itself, whatever the runner passes."""
-    return filename.replace('{', '{{').replace('}', '}}')
-
-
 def _number_pattern(tmpl, number=r'(\d+)'):
     # 'epoch_{}.pth' -> r'epoch_(\d+)\.pth'; None unless the template has exactly one field.
     regex, fields = '', 0
@@ -59,13 +51,17 @@ class CheckpointHook(Hook):
     runner's work_dir; given, files go to ``out_dir/<basename of work_dir>`` as in mmcv >= 1.3.16.
     Either may be an fsspec URL (``s3://...``): the files are uploaded in the background, older
     ones deleted only after the new one is complete (:mod:`fastrun.storage`).
-    ``max_keep_ckpts > 0``: once the new file is complete, the older ``epoch_*``/``iter_*`` files
-    present in the folder beyond the newest ``max_keep_ckpts`` are deleted; files numbered after
-    the current one (from an earlier, longer run) and the checkpoint the run resumed from are left
-    alone. ``sync_buffer`` averages buffers over the ranks first. The path of the newest file goes
-    to ``runner.meta['hook_msgs']['last_ckpt']``. Other keyword arguments (``filename_tmpl``,
-    ``create_symlink``, ``meta``) go to ``runner.save_checkpoint``. Only rank 0 writes (with
-    the RNG states of every rank).
+    The file of an epoch's (iteration's) end is written once that stage's hooks up to ``LOW``
+    priority have run (the evaluation among them: the file holds its result), before the
+    loggers and the ``LOWEST`` hooks, which see it (see :mod:`fastrun.state`).
+    ``max_keep_ckpts > 0``: once the new file is complete and ``latest.pth`` points to it, the
+    older ``epoch_*``/``iter_*`` files present in the folder beyond the newest
+    ``max_keep_ckpts`` are deleted (the one the run resumed from too); files numbered after the
+    current one (from an earlier, longer run) and the file ``latest.pth`` points to are left
+    alone. ``sync_buffer`` averages buffers over the ranks first. The path of the newest file
+    goes to ``runner.meta['hook_msgs']['last_ckpt']``. Other keyword arguments
+    (``filename_tmpl``, ``create_symlink``, ``meta``) are those of ``runner.save_checkpoint``.
+    Only rank 0 writes (with the RNG states of every rank).
 
     When a signal stops the run, :meth:`save_on_stop` saves the exact position (mid-epoch:
     ``epoch_N_iter_K.pth``, removed by rotation once epoch N's own checkpoint exists).
@@ -89,28 +85,29 @@ class CheckpointHook(Hook):
             # per-iteration dispatch table: an epoch-wise one costs no call per iteration.
             self.after_train_iter = self._after_train_iter
 
+    @property
+    def _stage(self):
+        return 'after_train_epoch' if self.by_epoch else 'after_train_iter'
+
     def before_run(self, runner):
         self.save_dir = resolve_out_dir(self.out_dir, work_location(runner), self.file_client_args,
                                         type(self).__name__)
-        # Read now: a resume from latest.pth must protect the file it pointed to then.
-        meta = runner.meta or {}
-        resumed = meta.get('resumed_from') or getattr(getattr(runner, 'run_state', None), 'resumed_from', None)
-        self._resumed_from = storage.resolve(resumed) if resumed else None
         self._saved_at = None
         runner.logger.info('Checkpoints will be saved to %s', storage.redact(self.save_dir))
         if get_dist_info()[0] == 0:
             storage.check_access(self.save_dir)  # a wrong URL fails now, not at the first save
             _remove_stale_temporaries(self.save_dir, runner.logger)
+        runner.run_state.end_stage_saves(runner, self._stage)
 
     def after_train_epoch(self, runner):
         if self.by_epoch and (self.every_n_epochs(runner, self.interval)
                               or (self.save_last and self.is_last_epoch(runner))):
-            self._save(runner, runner.epoch + 1, 'epochs')
+            self._save(runner, runner.epoch + 1, 'epochs', stage='after_train_epoch')
 
     def _after_train_iter(self, runner):
         if (self.every_n_iters(runner, self.interval)
                 or (self.save_last and self.is_last_iter(runner))):
-            self._save(runner, runner.iter + 1, 'iterations')
+            self._save(runner, runner.iter + 1, 'iterations', stage='after_train_iter')
 
     @property
     def filename_tmpl(self):
@@ -135,32 +132,26 @@ class CheckpointHook(Hook):
         self._save(runner, position[1], 'iterations', filename)
         return path
 
-    def _save(self, runner, number, unit, filename=None):
+    def _save(self, runner, number, unit, filename=None, stage=None):
+        """Save now (``stage=None``) or at the end of ``stage``; every rank calls it."""
         runner.logger.info('Saving checkpoint at %d %s', number, unit)
         if self.sync_buffer:
             allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
-        rank, world_size = get_dist_info()
-        gather_rng_states(runner)  # a collective too: each rank's RNG goes into the file
-        if rank == 0:
-            self._write(runner, number, filename)
-        self._saved_at = runner._position()
-        if world_size > 1:
-            dist.barrier()  # no rank goes on (and may read the file) before it is complete
-
-    def _write(self, runner, number, filename=None):
         tmpl = self.filename_tmpl
         filename = filename or tmpl.format(number)
         if runner.meta is None:
             runner.meta = {}
         # Recorded before saving, so the checkpoint itself names the newest file.
         runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = storage.join(self.save_dir, filename)
-        args = {k: v for k, v in self.args.items() if k != 'filename_tmpl'}
-        # The name is formatted here: the runner numbers files by its own unit (an epoch-based
-        # runner would name an iteration checkpoint after the epoch).
-        runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(filename),
-                               save_optimizer=self.save_optimizer, **args)
+        rotate = None
         if self.max_keep_ckpts > 0:
-            self._remove_old(runner, tmpl, number)
+            def rotate():
+                self._remove_old(runner, tmpl, number)
+        runner.run_state.save_at_stage_end(
+            runner, stage, self.save_dir, filename, save_optimizer=self.save_optimizer,
+            meta=self.args.get('meta'), create_symlink=self.args.get('create_symlink', True),
+            pointed=rotate)
+        self._saved_at = runner._position()
 
     def _remove_old(self, runner, tmpl, current):
         pattern = _number_pattern(tmpl)
@@ -180,11 +171,10 @@ class CheckpointHook(Hook):
             if m and int(m.group(1)) <= current:
                 superseded.append(name)
         found.sort()
+        latest = storage.resolve(storage.join(self.save_dir, storage.LATEST))
         for name in [n for _, n in found[:-self.max_keep_ckpts]] + superseded:
             path = storage.join(self.save_dir, name)
-            if self._resumed_from is not None and storage.resolve(path) == self._resumed_from:
-                continue
-            if storage.resolve(path) == storage.resolve(storage.join(self.save_dir, 'latest.pth')):
+            if storage.resolve(path) == latest:
                 continue  # latest.pth still points there (a hook that does not move it)
             # Gone already is fine (removed by someone else); on a URL, queued after the upload
             # of the new checkpoint, so it runs only once that one is complete.

@@ -1,5 +1,6 @@
 """EvalHook / DistEvalHook: evaluate on a validation set while training; keep the best checkpoint."""
 import operator
+import os.path as osp
 import warnings
 from math import inf
 
@@ -12,7 +13,7 @@ from ..errors import ArgumentTypeError
 from ..evaluation import multi_gpu_test, single_gpu_test
 from ..hook import Hook
 from ..registry import HOOKS
-from .checkpoint import literal_template, resolve_out_dir, work_location
+from .checkpoint import resolve_out_dir, work_location
 from .logger.base import LoggerHook
 
 #: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
@@ -71,7 +72,11 @@ class EvalHook(Hook):
     ``best_<metric>_epoch_<N>.pth`` (``_iter_<N>``) in the work dir (``out_dir/<basename of
     work_dir>`` with an ``out_dir``), then the previous best file is removed. The score and path
     live in ``runner.meta['hook_msgs']`` (``best_score``, ``best_ckpt``), so a resumed run keeps
-    them.
+    them. At an epoch's (iteration's) end the best file is written with that stage's other
+    checkpoints, after the hooks up to ``LOW`` priority (a hard link to ``epoch_N.pth`` when that
+    is saved too, see :mod:`fastrun.state`). A previous best read from a checkpoint is removed
+    only when it is a ``best_*.pth`` file of this hook's own folder: a path in a checkpoint
+    never chooses what is deleted.
 
     :meth:`add_listener` lets other hooks (early stopping) receive each evaluation's metrics.
     """
@@ -153,25 +158,35 @@ class EvalHook(Hook):
             runner.meta = {}
         hook_msgs = runner.meta.setdefault('hook_msgs', {})
         self.best_ckpt_path = hook_msgs.get('best_ckpt')
+        runner.run_state.end_stage_saves(runner, 'after_train_epoch' if self.by_epoch
+                                         else 'after_train_iter')
 
     def before_train_epoch(self, runner):
         """Evaluate once before training when the run starts at or after ``start``."""
         if not (self.by_epoch and self.initial_flag):
             return
         if self.start is not None and runner.epoch >= self.start:
-            self.after_train_epoch(runner)
+            self._initial = True  # its best checkpoint is saved at once, not at a stage's end
+            try:
+                self.after_train_epoch(runner)
+            finally:
+                self._initial = False
         self.initial_flag = False
 
     def _before_train_iter(self, runner):
         if not self.initial_flag:
             return
         if self.start is not None and runner.iter >= self.start:
-            self._after_train_iter(runner)
+            self._initial = True
+            try:
+                self._after_train_iter(runner)
+            finally:
+                self._initial = False
         self.initial_flag = False
 
     def after_train_epoch(self, runner):
         if self.by_epoch and self._should_evaluate(runner):
-            self._do_evaluate(runner)
+            self._evaluate_at(runner, 'after_train_epoch')
 
     def _after_train_iter(self, runner):
         if not self._should_evaluate(runner):
@@ -182,7 +197,15 @@ class EvalHook(Hook):
             if isinstance(hook, LoggerHook):
                 hook.after_train_iter(runner)
         runner.log_buffer.clear()
-        self._do_evaluate(runner)
+        self._evaluate_at(runner, 'after_train_iter')
+
+    def _evaluate_at(self, runner, stage):
+        # The stage whose end the best checkpoint may wait for (None: saved at once).
+        self._stage = None if getattr(self, '_initial', False) else stage
+        try:
+            self._do_evaluate(runner)
+        finally:
+            self._stage = None
 
     # ---------------------------------------------------------------- evaluation
     def _should_evaluate(self, runner):
@@ -236,43 +259,74 @@ class EvalHook(Hook):
         for fn in self._listeners:
             fn(runner, self.latest_results)
 
+    def _is_better(self, runner, key_score):
+        """Whether ``key_score`` beats ``runner.meta['hook_msgs']['best_score']`` (by ``rule``)."""
+        hook_msgs = (runner.meta or {}).get('hook_msgs', {})
+        return self.rule_map[self.rule](key_score, hook_msgs.get('best_score',
+                                                                 self.init_value_map[self.rule]))
+
+    def _best_name(self, runner):
+        if self.by_epoch:
+            return f'best_{self.key_indicator}_epoch_{runner.epoch + 1}.pth'
+        return f'best_{self.key_indicator}_iter_{runner.iter + 1}.pth'
+
     def _save_ckpt(self, runner, key_score):
         """Save the model as the new best if ``key_score`` beats the best so far."""
-        if self.by_epoch:
-            unit, number = 'epoch', runner.epoch + 1
-        else:
-            unit, number = 'iter', runner.iter + 1
-        hook_msgs = runner.meta.setdefault('hook_msgs', {})
-        best_score = hook_msgs.get('best_score', self.init_value_map[self.rule])
-        if not self.rule_map[self.rule](key_score, best_score):
+        if not self._is_better(runner, key_score):
             return
+        hook_msgs = runner.meta.setdefault('hook_msgs', {})
+        unit, number = ('epoch', runner.epoch + 1) if self.by_epoch else ('iter', runner.iter + 1)
         # A plain float: numpy scalars would not load with weights_only=True.
         best_score = float(key_score)
-        name = f'best_{self.key_indicator}_{unit}_{number}.pth'
+        name = self._best_name(runner)
         path = storage.join(self.save_dir, name)
         previous = self.best_ckpt_path
         before = {k: hook_msgs[k] for k in ('best_score', 'best_ckpt') if k in hook_msgs}
         hook_msgs['best_score'] = best_score
         hook_msgs['best_ckpt'] = path
-        try:
-            # Refused for a model holding NaN/inf (FloatingPointError): never a broken best.
-            runner.save_checkpoint(self.save_dir, filename_tmpl=literal_template(name),
-                                   create_symlink=False)
-        except BaseException:
+
+        def written(_):
+            self.best_ckpt_path = path
+            # Removed only once the new one is complete: a crash in between leaves one best file.
+            self._remove_previous(runner, previous, path)
+            runner.logger.info('Now best checkpoint is saved as %s.', name)
+            runner.logger.info('Best %s is %.4f at %d %s.', self.key_indicator, best_score,
+                               number, unit)
+
+        def failed():
             # Not saved (disk full, non-finite model): the previous best stays the best.
             hook_msgs.pop('best_score', None)
             hook_msgs.pop('best_ckpt', None)
             hook_msgs.update(before)
-            raise
-        self.best_ckpt_path = path
-        # Removed only once the new one is complete: a crash in between leaves one best file.
-        # (On a URL the removal is queued after the new file's upload.)
-        if previous and storage.resolve(previous) != storage.resolve(path) and storage.isfile(previous):
-            storage.remove(previous)
-            runner.logger.info('The previous best checkpoint %s was removed', storage.redact(previous))
-        runner.logger.info('Now best checkpoint is saved as %s.', name)
-        runner.logger.info('Best %s is %.4f at %d %s.', self.key_indicator, best_score, number,
-                           unit)
+
+        # Refused for a model holding NaN/inf (FloatingPointError): never a broken best.
+        runner.run_state.save_at_stage_end(runner, getattr(self, '_stage', None), self.save_dir,
+                                           name, create_symlink=False, written=written,
+                                           failed=failed)
+
+    def _remove_previous(self, runner, previous, path):
+        """Delete the previous best file, only if it is a ``best_*.pth`` of this hook's folder.
+
+        ``previous`` may come from a checkpoint's meta (a resume): a path read from a file never
+        chooses what is deleted outside the folder this hook writes to. On a URL the removal
+        is queued after the new file's upload.
+        """
+        if not previous or not isinstance(previous, str):
+            return
+        try:
+            same = storage.resolve(previous) == storage.resolve(path)
+            inside = _real_folder(storage.parent(previous)) == _real_folder(self.save_dir)
+        except (ValueError, OSError):  # not a path fastrun can use (a URL of no known backend...)
+            same, inside = False, False
+        name = storage.basename(previous)
+        if not inside or not name.startswith('best_') or not name.endswith('.pth'):
+            runner.logger.warning('The previous best checkpoint %s is not a best_*.pth file of %s: '
+                                  'left alone', storage.redact(previous), storage.redact(self.save_dir))
+            return
+        if same or not storage.isfile(previous):
+            return
+        storage.remove(previous)
+        runner.logger.info('The previous best checkpoint %s was removed', storage.redact(previous))
 
 
 #: The name mmcv's documentation uses.
@@ -322,19 +376,31 @@ class DistEvalHook(EvalHook):
         if self.broadcast_bn_buffer:
             _broadcast_bn_buffers(runner.model)
         results = self._test(runner, tmpdir=self.tmpdir, gpu_collect=self.gpu_collect)
-        key_score = None
+        saves = None
         if rank == 0:
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
             key_score = self.evaluate(runner, results)
-        # One small broadcast per evaluation, so every rank has the same metrics.
-        box = [self.latest_results if rank == 0 else None]
+            if self.save_best and key_score is not None and self._is_better(runner, key_score):
+                saves = self._best_name(runner)
+        # One small broadcast per evaluation: every rank has the same metrics, and knows
+        # whether rank 0 saves a best checkpoint (every rank takes part in a save).
+        box = [self.latest_results, saves] if rank == 0 else [None, None]
         dist.broadcast_object_list(box, src=0)
         if rank != 0:
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
             runner.log_buffer.output.update(box[0])
             runner.log_buffer.ready = True
             self._publish(runner, box[0])
-        if rank == 0 and self.save_best and key_score is not None:
+        if box[1] is None:
+            return
+        if rank == 0:
             self._save_ckpt(runner, key_score)
-        if self.save_best:
-            dist.barrier()  # no rank goes on (and may read it) before the file is complete
+        else:  # the best score stays rank 0's (as in mmcv); this rank joins the save
+            runner.run_state.save_at_stage_end(runner, getattr(self, '_stage', None),
+                                               self.save_dir, box[1], create_symlink=False)
+
+
+def _real_folder(folder):
+    """The form of ``folder`` two folders are compared in: symlinks resolved, URLs normalized."""
+    return storage.normalize(folder) if storage.is_remote(folder) else \
+        osp.realpath(storage.local_path(folder))
