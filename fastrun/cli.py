@@ -151,6 +151,8 @@ def cmd_train(args):
         cfg.deterministic = True
     if args.nvtx:
         cfg.profiling = dict(cfg.get('profiling') or {}, nvtx=True)
+    if args.hook_times:
+        cfg.profiling = dict(cfg.get('profiling') or {}, hook_times=True)
 
     if distributed:
         init_dist(args.launcher, **(cfg.get('dist_params') or {}))
@@ -338,6 +340,9 @@ def build_parser():
                         'one per core); 1 is fastest for small models and on shared machines')
     p.add_argument('--nvtx', action='store_true',
                    help='NVTX ranges per stage, hook, data fetch and step (for nsys profile)')
+    p.add_argument('--hook-times', action='store_true',
+                   help='time every hook call; the run\'s summary ends with the time of each '
+                        'hook per stage (config: profiling=dict(hook_times=True))')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bar, even in a terminal')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)

@@ -327,6 +327,9 @@ FILE_ERRORS = {
         'bad.py', "_base_ = './base.py'\ncheckpoint_cfg = dict(interval=1)\n"
                   "runner = dict(_delete_=True, type='EpochBasedRunner')\n", [],
         'bad.py: runner: '),
+    'profiling key': ('base.py', None, ['--cfg-options', 'profiling.hook_time=True'],
+                      "base.py: profiling.hook_time: unknown key; known: nvtx, hook_times; "
+                      "did you mean 'hook_times'?"),
     'JSON': ('bad.json', '{"_base_": "./base.json", "seed": 1,}\n', [], 'bad.json: '),
     'YAML': ('bad.yaml', 'seed: [1, 2\n', [], 'bad.yaml: '),
 }
