@@ -56,16 +56,15 @@ def json_log(work_dir):
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_train_writes_work_dir(base_cfg, tmp_path):
-    work = tmp_path / 'work'
-    proc = run_cli('train', base_cfg, '--work-dir', work)
+def test_train_writes_work_dir(trained_run):
+    work, stderr = trained_run.work_dir, trained_run.stderr  # `fastrun train base.py --work-dir work`
     files = set(os.listdir(work))
     assert {'config.py', 'epoch_1.pth', 'epoch_2.pth', 'latest.pth'} <= files
     assert any(f.endswith('.log') for f in files) and any(f.endswith('.log.json') for f in files)
     assert any(f.startswith('best_accuracy_top-1_epoch_') for f in files)
     # the hook order is printed before training, as the spec promises
-    assert 'Hooks will be executed in the following order' in proc.stderr
-    assert '(VERY_HIGH   ) StepLrUpdaterHook' in proc.stderr
+    assert 'Hooks will be executed in the following order' in stderr
+    assert '(VERY_HIGH   ) StepLrUpdaterHook' in stderr
     records = json_log(work)
     assert [r['epoch'] for r in records if r.get('mode') == 'val'] == [1, 2]
     ckpt = torch.load(work / 'latest.pth', weights_only=True)
@@ -127,9 +126,8 @@ def test_custom_imports_hook_from_the_config_folder(base_cfg, tmp_path):
     assert marker == dict(a=1, b=2, seen=[['epoch', 'train', 0], ['epoch', 'train', 1]])
 
 
-def test_resume_from_continues_and_load_from_restarts(base_cfg, tmp_path):
-    first = tmp_path / 'first'
-    run_cli('train', base_cfg, '--work-dir', first, '--no-validate')
+def test_resume_from_continues_and_load_from_restarts(base_cfg, tmp_path, trained_run):
+    first = trained_run.work_dir  # base.py trained for 2 epochs
     ckpt2 = torch.load(first / 'epoch_2.pth', weights_only=True)
 
     resumed = tmp_path / 'resumed'
@@ -150,9 +148,8 @@ def test_resume_from_continues_and_load_from_restarts(base_cfg, tmp_path):
         assert torch.equal(ckpt['state_dict'][k], v), k  # lr=0: the loaded weights, unchanged
 
 
-def test_init_cfg_pretrained_with_prefix(base_cfg, tmp_path):
-    first = tmp_path / 'first'
-    run_cli('train', base_cfg, '--work-dir', first, '--no-validate')
+def test_init_cfg_pretrained_with_prefix(base_cfg, tmp_path, trained_run):
+    first = trained_run.work_dir  # base.py trained for 2 epochs
     src = torch.load(first / 'epoch_2.pth', weights_only=True)['state_dict']
     cfg = tmp_path / 'finetune.py'
     cfg.write_text("_base_ = './base.py'\n"
@@ -166,9 +163,8 @@ def test_init_cfg_pretrained_with_prefix(base_cfg, tmp_path):
     assert not torch.equal(got['head.fc.weight'], src['head.fc.weight']) if 'head.fc.weight' in src else True
 
 
-def test_fastrun_test_matches_last_evaluation(base_cfg, tmp_path):
-    work = tmp_path / 'w'
-    run_cli('train', base_cfg, '--work-dir', work, '--cfg-options', 'evaluation.save_best=None')
+def test_fastrun_test_matches_last_evaluation(base_cfg, tmp_path, trained_run):
+    work = trained_run.work_dir  # evaluated after each epoch; latest.pth is the last one's
     last_val = [r for r in json_log(work) if r.get('mode') == 'val'][-1]
     out = tmp_path / 'metrics.json'
     proc = run_cli('test', base_cfg, work / 'latest.pth', '--metrics', 'accuracy',
@@ -217,9 +213,8 @@ def test_hooks_command_prints_the_priority_table(base_cfg):
     assert stage('before_train_iter')[0] == ('VERY_HIGH', 'StepLrUpdaterHook')
 
 
-def test_plot_writes_a_png(base_cfg, tmp_path):
-    work = tmp_path / 'w'
-    run_cli('train', base_cfg, '--work-dir', work)
+def test_plot_writes_a_png(tmp_path, trained_run):
+    work = trained_run.work_dir
     [log] = [work / f for f in os.listdir(work) if f.endswith('.log.json')]
     out = tmp_path / 'curves.png'
     run_cli('plot', log, '--keys', 'loss', 'accuracy_top-1', '--out', out)

@@ -31,60 +31,51 @@ def test_importing_the_package_imports_no_torch_and_core_needs_none():
     ''') == [False, True, False]
 
 
-def test_every_public_name_resolves_as_after_a_full_import():
-    missing, unresolved, star, hooks_left_out = fresh('''
+def test_every_public_name_and_submodule_resolves_as_after_a_full_import():
+    missing, unresolved, star, hooks_left_out, same, error = fresh('''
         import json
         import fastrun
-        unresolved = [n for n in fastrun.__all__ if getattr(fastrun, n, None) is None]
-        namespace = {}
-        exec('from fastrun import *', namespace)
-        star = sorted(set(fastrun.__all__) - set(namespace))
-        import fastrun.hooks
-        left_out = sorted(set(fastrun.hooks.__all__) - set(fastrun.__all__))
-        missing = [n for n in ('Runner', 'HOOKS', 'Hook', 'EMAHook', 'load_checkpoint', 'Preempted')
-                   if n not in fastrun.__all__]
-        print(json.dumps([missing, unresolved, star, left_out]))
-    ''')
-    assert (missing, unresolved, star, hooks_left_out) == ([], [], [], [])
-
-
-def test_submodules_are_attributes_and_unknown_names_raise_attribute_error():
-    assert fresh('''
-        import json
-        import fastrun
+        same = [fastrun.hooks.EMAHook is fastrun.EMAHook,  # a submodule, before any name
+                fastrun.checkpoint.save_checkpoint is fastrun.save_checkpoint]
         try:
             fastrun.no_such_name
         except AttributeError as e:
             error = str(e)
-        print(json.dumps([fastrun.hooks.EMAHook is fastrun.EMAHook,
-                          fastrun.checkpoint.save_checkpoint is fastrun.save_checkpoint, error]))
-    ''') == [True, True, "module 'fastrun' has no attribute 'no_such_name'"]
+        unresolved = [n for n in fastrun.__all__ if getattr(fastrun, n, None) is None]
+        namespace = {}
+        exec('from fastrun import *', namespace)
+        star = sorted(set(fastrun.__all__) - set(namespace))
+        left_out = sorted(set(fastrun.hooks.__all__) - set(fastrun.__all__))
+        missing = [n for n in ('Runner', 'HOOKS', 'Hook', 'EMAHook', 'load_checkpoint', 'Preempted')
+                   if n not in fastrun.__all__]
+        print(json.dumps([missing, unresolved, star, left_out, same, error]))
+    ''')
+    assert (missing, unresolved, star, hooks_left_out) == ([], [], [], [])
+    assert same == [True, True] and error == "module 'fastrun' has no attribute 'no_such_name'"
 
 
 def test_registries_hold_the_bundled_entries_whichever_module_came_first():
-    found = fresh('''
-        import json
-        from fastrun.registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, RUNNERS
-        print(json.dumps(['EMAHook' in HOOKS, 'ImageClassifier' in MODELS, 'Digits' in DATASETS,
-                          'IterBasedRunner' in RUNNERS,
-                          'DefaultOptimizerConstructor' in OPTIMIZER_BUILDERS]))
-    ''')
-    assert found == [True] * 5
-    # The runner alone builds its default hooks from the registry, as with `import fastrun` first.
-    assert fresh('''
+    hooks, found = fresh('''
         import json, torch
-        from fastrun.runner import Runner
+        from fastrun.runner import Runner  # the runner alone, as a script may import it
 
         class Model(torch.nn.Linear):
             def train_step(self, batch, optimizer):
                 return dict(loss=self(batch).sum())
 
         model = Model(2, 2)
-        runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), max_epochs=1)
+        runner = Runner(model, max_epochs=1)  # no optimizer: torch.optim imports its compiler
+        # its default hooks come from the registry, as with `import fastrun` first
         runner.register_training_hooks(lr_config=dict(policy='step', step=[1]),
                                        optimizer_config=dict(grad_clip=None))
-        print(json.dumps([type(h).__name__ for h in runner.hooks]))
-    ''') == ['StepLrUpdaterHook', 'OptimizerHook', 'IterTimerHook']
+        from fastrun.registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, RUNNERS
+        print(json.dumps([[type(h).__name__ for h in runner.hooks],
+                          ['EMAHook' in HOOKS, 'ImageClassifier' in MODELS, 'Digits' in DATASETS,
+                           'IterBasedRunner' in RUNNERS,
+                           'DefaultOptimizerConstructor' in OPTIMIZER_BUILDERS]]))
+    ''')
+    assert hooks == ['StepLrUpdaterHook', 'OptimizerHook', 'IterTimerHook']
+    assert found == [True] * 5
 
 
 def test_a_user_hook_registered_first_with_force_replaces_the_bundled_one():
