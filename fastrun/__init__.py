@@ -5,11 +5,35 @@ torch, so the ``fastrun`` command reports an error in a config file before payin
 ``from fastrun import Runner, HOOKS, Hook`` and ``fastrun.CORE`` work as plain imports do.
 """
 import importlib
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 
-# module (relative to this package) -> the public names it provides. Every name of
-# ``fastrun.hooks.__all__`` is here too (tests/test_lazy_import.py checks that none is missing).
+if TYPE_CHECKING:  # what type checkers and editors read; at run time __getattr__ imports them
+    from ._core import CORE
+    from .amp import auto_fp16, force_fp32, wrap_fp16_model
+    from .builder import DefaultOptimizerConstructor, build_optimizer, set_random_seed
+    from .checkpoint import load_checkpoint, load_state_dict, save_checkpoint, weights_to_cpu
+    from .config import Config, ConfigDict, ConfigError, DictAction
+    from .dist import get_dist_info, init_dist, master_only
+    from .evaluation import multi_gpu_test, single_gpu_test
+    from .hook import STAGES, Hook
+    from .hooks import *  # noqa: F401,F403
+    from .log import get_host_info, get_logger, get_time_str, print_log
+    from .log_buffer import LogBuffer
+    from .models import BaseModule, ModuleDict, ModuleList, Sequential
+    from .parallel import MMDataParallel, MMDistributedDataParallel
+    from .priority import Priority, get_priority
+    from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, RUNNERS,
+                           Registry, build_from_cfg)
+    from .runner import (BaseRunner, EpochBasedRunner, IterBasedRunner, IterLoader, Runner,
+                         build_runner)
+    from .sampler import ResumableSampler
+    from .signals import Preempted
+
+# module (relative to this package) -> the public names it provides: the names imported
+# above for type checkers, and every name of ``fastrun.hooks.__all__`` (tests/test_lazy_import.py
+# checks that the three agree).
 _PROVIDERS = {
     '._core': ('CORE',),
     '.amp': ('auto_fp16', 'force_fp32', 'wrap_fp16_model'),

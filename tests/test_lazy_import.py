@@ -2,6 +2,7 @@
 
 Each case runs in a new interpreter: what a module import does depends on what ran before.
 """
+import ast
 import json
 import os
 import subprocess
@@ -91,3 +92,19 @@ def test_a_user_hook_registered_first_with_force_replaces_the_bundled_one():
         import fastrun.hooks  # the bundled EMAHook registers without force: no clash
         print(json.dumps(HOOKS.get('EMAHook').__name__))
     ''') == 'MyEMA'
+
+
+def test_type_checkers_see_the_names_that_are_imported_lazily():
+    """The ``if TYPE_CHECKING:`` imports of fastrun/__init__.py name what ``_PROVIDERS`` provides."""
+    with open(os.path.join(ROOT, 'fastrun', '__init__.py')) as f:
+        tree = ast.parse(f.read())
+    [block] = [node for node in tree.body if isinstance(node, ast.If)
+               and getattr(node.test, 'id', None) == 'TYPE_CHECKING']
+    seen = {}
+    for node in block.body:
+        seen.setdefault('.' + node.module, set()).update(alias.name for alias in node.names)
+    import fastrun
+    providers = {module: set(names) for module, names in fastrun._PROVIDERS.items()}
+    assert seen.pop('.hooks') == {'*'}  # all of fastrun.hooks.__all__, compared above
+    providers.pop('.hooks')
+    assert seen == providers
