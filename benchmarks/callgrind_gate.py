@@ -99,13 +99,14 @@ def child(workload, n):
     """The measured program: ``n`` repetitions of ``workload`` (``kind-impl``).
 
     kind: ``dispatch`` / ``stateful`` (one stage of HOOKS no-op / stateful hooks), ``loop`` /
-    ``loopstateful`` (an epoch of n iterations). impl: ``cython`` / ``python`` (the hooks go
+    ``loopstateful`` (an epoch of n iterations), ``timed`` (the stateful stage with the tables
+    a :class:`fastrun.profiling.HookTimer` annotates: what ``--hook-times`` costs per call). impl: ``cython`` / ``python`` (the hooks go
     through fastrun's registration path: ``priority`` set, tables from ``stage_method``),
     ``unregistered`` (the compiled core over tables of never-registered hooks' bound methods)
     or ``naive`` (mmcv's ``getattr`` loop over fresh hooks).
     """
     kind, impl = workload.split('-')
-    stateful = kind in ('stateful', 'loopstateful')
+    stateful = kind in ('stateful', 'loopstateful', 'timed')
     hook_mod = _load('_hook', 'hook.py') if stateful else None
     runner = _Runner(_counter_class(hook_mod.Hook) if stateful else _Hook)
     step = lambda batch: None  # noqa: E731
@@ -121,10 +122,13 @@ def child(workload, n):
                 table = tuple(hook_mod.stage_method(h, name) for h in runner.hooks)
             else:
                 table = tuple(getattr(h, name) for h in runner.hooks)
+            if kind == 'timed':
+                timer = _load('_profiling', 'profiling.py').HookTimer()
+                table = tuple(timer(name, fn) for fn in table)
             tables[STAGES.index(name)] = table
         d.set_tables(tables)
         idx = STAGES.index('after_train_iter')
-    if kind in ('dispatch', 'stateful'):
+    if kind in ('dispatch', 'stateful', 'timed'):
         if impl == 'naive':
             for _ in range(n):
                 runner.call_hook('after_train_iter')
@@ -157,13 +161,14 @@ WORKLOADS = (
     ('stateful', ('cython', 'python', 'unregistered', 'naive')),
     ('loop', ('cython', 'python', 'naive')),
     ('loopstateful', ('cython', 'python', 'naive')),
+    ('timed', ('cython', 'python')),
 )
 
 
 def measure():
     results = {}
     for kind, impls in WORKLOADS:
-        unit = HOOKS if kind in ('dispatch', 'stateful') else 1
+        unit = HOOKS if kind in ('dispatch', 'stateful', 'timed') else 1
         for impl in impls:
             w = f'{kind}-{impl}'
             per = (count(w, N2) - count(w, N1)) / (N2 - N1) / unit
@@ -180,6 +185,10 @@ def _ratios(current):
         for impl in ('cython', 'python'):
             ratio = current[f'{kind}/{impl}/instructions_per_hook_call'] / naive
             print(f'{kind:8s} hook call, {impl} core / naive loop: {ratio:.2f}x')
+    for impl in ('cython', 'python'):
+        ratio = (current[f'timed/{impl}/instructions_per_hook_call']
+                 / current[f'stateful/{impl}/instructions_per_hook_call'])
+        print(f'stateful hook call, {impl} core, hook times on / off: {ratio:.2f}x')
 
 
 def registration_slows(current):

@@ -7,6 +7,7 @@ Groups (compare within a group, in one run):
   so what is left is the runner's own cost per iteration (dispatch, counters, timer, log
   buffer) next to a bare ``for`` loop calling the same no-op step.
 - ``nvtx``: the same overhead run with NVTX ranges on and off.
+- ``hook times``: the same overhead run with the run summary's hook timer on and off.
 - ``log buffer``: appending tensors per iteration, and the one-sync average at a log interval.
 """
 import pytest
@@ -121,6 +122,21 @@ def test_nvtx_overhead(benchmark, nvtx):
     runner.call_hook('before_epoch')
     loader = fastrun.IterLoader(list(range(N_ITERS)))
     benchmark.pedantic(lambda: runner._run_iters('train', loader, N_ITERS), rounds=30, warmup_rounds=3)
+
+
+@pytest.mark.parametrize('hook_times', ['off', 'on'])
+def test_hook_times_overhead(benchmark, hook_times):
+    from fastrun.summary import RunSummary
+    model = ConstantStep()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    runner = _runner(model, opt, NoopOptimizerHook(), 'cython')
+    summary = RunSummary(runner, hook_times=hook_times == 'on')
+    benchmark.group = 'hook times (200 iterations, no-op step, 4 hooks)'
+    runner.call_hook('before_run')
+    runner.call_hook('before_epoch')
+    loader = fastrun.IterLoader(list(range(N_ITERS)))
+    benchmark.pedantic(lambda: runner._run_iters('train', loader, N_ITERS), rounds=30, warmup_rounds=3)
+    assert (summary.timer is not None) == (hook_times == 'on')
 
 
 @pytest.mark.parametrize('what', ['update x50', 'update x50 + average'])

@@ -10,10 +10,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from .hooks.invalid_loss import CheckInvalidLossHook
-from .profiling import nvtx_requested
+from .profiling import hook_times_requested, nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
 from .runner import EpochBasedRunner, IterBasedRunner, build_runner
 from .step import DeviceLoader
+from .summary import RunSummary
 
 logger = logging.getLogger('fastrun')
 
@@ -332,6 +333,8 @@ def train_model(model, datasets, cfg, distributed=False, validate=True, timestam
     ``custom_hooks=[dict(type='CheckInvalidLossHook', action='skip')]`` skips such steps
     instead). ``weights_only=False`` lets the checkpoints unpickle any object (trusted files
     only). A signal stops the run with a checkpoint and raises ``fastrun.signals.Preempted``.
+    A run that ends normally logs a :class:`~fastrun.summary.RunSummary` (with the time of each
+    hook per stage when the config has ``profiling=dict(hook_times=True)``).
     """
     datasets = datasets if isinstance(datasets, (list, tuple)) else [datasets]
     runner, data_loaders = build_runner_from_cfg(cfg, model, datasets, distributed, validate,
@@ -340,5 +343,7 @@ def train_model(model, datasets, cfg, distributed=False, validate=True, timestam
         runner.resume(cfg['resume_from'], weights_only=weights_only)
     elif cfg.get('load_from'):
         runner.load_checkpoint(cfg['load_from'], weights_only=weights_only)
+    summary = RunSummary(runner, hook_times=hook_times_requested(cfg))
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
+    summary.log()
     return runner

@@ -102,19 +102,23 @@ def _use_progress_bar(args, rank):
         return False
 
 
-def cmd_train(args):
-    """fastrun train: check the config, build everything from it and train."""
-    import torch
+def _read_config(args):
+    """Read the config of ``args`` and run the checks that need no torch (the file's own errors).
 
-    from . import storage
-    from .builder import build_model, set_random_seed, train_model
+    Everything here imports only the standard library and PyYAML, so a typo, a wrong type, a
+    bad ``--cfg-options`` or a missing file is reported before torch is imported (1-2.5 s).
+    """
     from .config import check_unknown_keys
-    from .dist import init_dist
-    from .log import get_logger
-    from .preflight import check_config, check_log_interval, iterations_per_epoch
-
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
     _warn_in_one_line(check_unknown_keys, cfg)
+    return cfg
+
+
+def cmd_train(args):
+    """fastrun train: check the config, build everything from it and train."""
+    from .config import check_types
+
+    cfg = _read_config(args)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif not cfg.get('work_dir'):
@@ -125,6 +129,16 @@ def cmd_train(args):
         cfg.load_from = args.load_from
     if args.num_threads is not None:
         cfg.num_threads = args.num_threads
+    check_types(cfg)  # with the command line's overrides, still before torch is imported
+
+    import torch
+
+    from . import storage
+    from .builder import build_model, set_random_seed, train_model
+    from .dist import init_dist
+    from .log import get_logger
+    from .preflight import check_config, check_log_interval, iterations_per_epoch
+
     distributed = args.launcher != 'none'
     _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
     if cfg.get('num_threads') is not None:
@@ -138,6 +152,8 @@ def cmd_train(args):
         cfg.deterministic = True
     if args.nvtx:
         cfg.profiling = dict(cfg.get('profiling') or {}, nvtx=True)
+    if args.hook_times:
+        cfg.profiling = dict(cfg.get('profiling') or {}, hook_times=True)
 
     if distributed:
         init_dist(args.launcher, **(cfg.get('dist_params') or {}))
@@ -212,13 +228,7 @@ def _print_table(rows):
 
 def cmd_test(args):
     """fastrun test: evaluate a checkpoint on data.test (else data.val) and print the metrics."""
-    from .builder import build_dataloader, build_dataset, build_model, default_device
-    from .checkpoint import load_checkpoint
     from .config import ConfigError, parse_cfg_options
-    from .evaluation import single_gpu_test
-    from .log import get_logger
-    from .preflight import check_arguments
-    from .step import DeviceLoader
 
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
     data = cfg.get('data')
@@ -229,7 +239,6 @@ def cmd_test(args):
     if cfg.get('model') is None:
         raise ConfigError('fastrun test needs the model to load the checkpoint into', cfg.filename,
                           'model')
-    check_arguments(cfg, parts=('model', 'data'), overridden=args.cfg_options)
     from . import storage
     if storage.is_url(args.checkpoint):
         storage.check_url(args.checkpoint)  # the backend and its extra; reading names the object
@@ -237,6 +246,15 @@ def cmd_test(args):
         raise (IsADirectoryError(errno.EISDIR, 'is a directory, not a checkpoint file', args.checkpoint)
                if osp.isdir(args.checkpoint) else
                FileNotFoundError(errno.ENOENT, 'checkpoint file not found', args.checkpoint))
+
+    from .builder import build_dataloader, build_dataset, build_model, default_device
+    from .checkpoint import load_checkpoint
+    from .evaluation import single_gpu_test
+    from .log import get_logger
+    from .preflight import check_arguments
+    from .step import DeviceLoader
+
+    check_arguments(cfg, parts=('model', 'data'), overridden=args.cfg_options)
     logger = get_logger('fastrun', log_level=cfg.get('log_level', 'INFO'))
     device = default_device()
     model = build_model(cfg['model'])
@@ -266,13 +284,15 @@ def cmd_test(args):
 
 def cmd_hooks(args):
     """fastrun hooks: check the config as train does and print the hook order per stage."""
+    from .config import check_types
+
+    cfg = _read_config(args)
+    cfg.work_dir = None
+    check_types(dict_without(cfg, 'load_from', 'resume_from'))
+
     from .builder import build_model, build_runner_from_cfg
-    from .config import check_unknown_keys
     from .preflight import check_config
 
-    cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
-    _warn_in_one_line(check_unknown_keys, cfg)
-    cfg.work_dir = None
     # The checks of `fastrun train` (a checkpoint named in the config need not exist here).
     _warn_in_one_line(check_config, dict_without(cfg, 'load_from', 'resume_from'),
                       overridden=args.cfg_options)
@@ -330,6 +350,9 @@ def build_parser():
                         'one per core); 1 is fastest for small models and on shared machines')
     p.add_argument('--nvtx', action='store_true',
                    help='NVTX ranges per stage, hook, data fetch and step (for nsys profile)')
+    p.add_argument('--hook-times', action='store_true',
+                   help='time every hook call; the run\'s summary ends with the time of each '
+                        'hook per stage (config: profiling=dict(hook_times=True))')
     p.add_argument('--no-progress', action='store_true',
                    help='no progress bar, even in a terminal')
     p.add_argument('--local-rank', '--local_rank', type=int, default=0, help=argparse.SUPPRESS)
@@ -457,9 +480,18 @@ EXIT_RUN_FAILED = 1
 
 def exit_status(exc):
     """2 for a user error, 1 for a run that failed (disk full, non-finite loss)."""
-    from .checkpoint import CheckpointWriteError
-    return EXIT_RUN_FAILED if isinstance(exc, (CheckpointWriteError, FloatingPointError)) \
-        else EXIT_USER_ERROR
+    failed = (FloatingPointError,) + _checkpoint_errors()[1:]
+    return EXIT_RUN_FAILED if isinstance(exc, failed) else EXIT_USER_ERROR
+
+
+def _checkpoint_errors():
+    """``(CheckpointError, CheckpointWriteError)``, or ``()`` if no checkpoint code ran.
+
+    An error raised before fastrun.checkpoint was imported is none of its classes; importing it
+    only to ask would import torch into a process that reports a config error.
+    """
+    module = sys.modules.get(f'{__package__}.checkpoint')
+    return () if module is None else (module.CheckpointError, module.CheckpointWriteError)
 
 
 def user_error(exc, cfg=None):
@@ -469,15 +501,15 @@ def user_error(exc, cfg=None):
     A non-finite loss (or weights) stopping the run is reported too; :func:`exit_status` says
     which exit status goes with the message.
     """
-    from .checkpoint import CheckpointError, CheckpointWriteError
     from .config import ConfigError
+    checkpoint_errors = _checkpoint_errors()
     built = getattr(exc, 'built_class', None)
     if isinstance(exc, ConfigError):
         where = _shown_path(exc.filename) or '<config>'
         message = f'{where}: {exc.key}: {exc.reason}' if exc.key else f'{where}: {exc.reason}'
-    elif isinstance(exc, CheckpointError):
+    elif checkpoint_errors and isinstance(exc, checkpoint_errors[0]):
         message = str(exc)
-    elif isinstance(exc, CheckpointWriteError):
+    elif checkpoint_errors and isinstance(exc, checkpoint_errors[1]):
         message = exc.strerror or str(exc)
     elif isinstance(exc, OSError) and _from_fastrun(exc):
         message = f'{_shown_path(exc.filename)}: {exc.strerror or exc}' if exc.filename else str(exc)

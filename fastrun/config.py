@@ -842,6 +842,23 @@ def _out_dir(value, cfg):
                        'out_dir') from None
 
 
+_PROFILING_KEYS = ('nvtx', 'hook_times')
+
+
+def _profiling(value, cfg):
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise _Invalid(f'must be a dict like dict(hook_times=True), got {type(value).__name__}')
+    for key, flag in value.items():
+        if key not in _PROFILING_KEYS:
+            close = difflib.get_close_matches(str(key), _PROFILING_KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ''
+            raise _Invalid(f"unknown key; known: {', '.join(_PROFILING_KEYS)}{hint}", str(key))
+        if not isinstance(flag, bool):
+            raise _Invalid(f'must be True or False, got {flag!r}', str(key))
+
+
 # Parents come before their children: a child is only looked up when its parent is a dict.
 _TYPE_CHECKS = (
     ('workflow', _workflow),
@@ -863,6 +880,7 @@ _TYPE_CHECKS = (
     ('evaluation', _out_dir),
     ('seed', _optional_int),
     ('num_threads', _optional_positive_int),
+    ('profiling', _profiling),
 )
 
 _MISSING = object()

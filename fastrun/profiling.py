@@ -1,12 +1,17 @@
-"""NVTX ranges for Nsight Systems: an annotated dispatch table, swapped in only when profiling.
+"""Annotated dispatch tables, swapped in only when asked: NVTX ranges and per-hook times.
 
-When NVTX is off nothing here runs: the runner's plain tables hold the hooks' bound methods.
-When on, each table entry becomes a closure that pushes a range named ``<stage>/<HookClass>``
+When neither is on nothing here runs: the runner's plain tables hold the hooks' bound methods.
+With NVTX, each table entry becomes a closure that pushes a range named ``<stage>/<HookClass>``
 (event attributes made once per hook, not per call), and each stage is bracketed by a
-``<stage>`` range; the step's data fetch and forward get ranges too.
+``<stage>`` range; the step's data fetch and forward get ranges too. With hook times
+(:class:`HookTimer`), each entry becomes a closure that adds its call's wall time to a total.
 """
 import functools
+import itertools
 import os
+import time
+
+from .hook import DISPATCH_NAMES
 
 _DOMAIN = 'fastrun'
 
@@ -29,6 +34,59 @@ def _domain():
 def _owner_name(fn):
     owner = getattr(fn, '__self__', None)
     return type(owner).__name__ if owner is not None else getattr(fn, '__qualname__', 'fn')
+
+
+def hook_times_requested(cfg=None):
+    """True when the config has ``profiling=dict(hook_times=True)``."""
+    return bool(((cfg or {}).get('profiling') or {}).get('hook_times', False))
+
+
+class HookTimer:
+    """An annotator (``runner.set_annotation(timer, 'hook_times')``): each hook's time per stage.
+
+    Each table entry becomes a closure that adds the wall time of its call (``perf_counter``)
+    and one call to the totals of its ``(stage, hook)``; tables rebuilt later (a hook
+    registered, a profiler switched on) keep adding to the same totals. The runner's plain
+    tables, used when no timer is set, are not touched: off costs nothing.
+    """
+
+    def __init__(self):
+        #: ``(stage, id of the hook)`` -> ``[stage, hook class name, calls, seconds, hook,
+        #: place]``; ``place`` orders the rows as the newest tables call them.
+        self.totals = {}
+        self._places = itertools.count()
+
+    def __call__(self, stage, fn):
+        """The table entry for ``fn`` at ``stage``: ``fn``, timed."""
+        inner = fn
+        while getattr(inner, '__self__', None) is None and getattr(inner, '__wrapped__', None):
+            inner = inner.__wrapped__  # through other annotators' wrappers, to the hook
+        owner = getattr(inner, '__self__', None)
+        name = type(owner).__name__ if owner is not None else getattr(inner, '__qualname__', 'fn')
+        owner = inner if owner is None else owner  # held in the cell, so its id stays unique
+        cell = self.totals.get((stage, id(owner)))
+        if cell is None:
+            cell = self.totals[(stage, id(owner))] = [stage, name, 0, 0.0, owner, 0]
+        # Tables are built stage by stage, entry by entry: the newest build gives the order
+        # (the run state's checkpoint writer joins a table at before_run, amid the hooks).
+        cell[5] = next(self._places)
+        clock = time.perf_counter
+
+        def timed(runner):
+            start = clock()
+            fn(runner)
+            cell[3] += clock() - start
+            cell[2] += 1
+        timed.__wrapped__ = fn  # errors raised inside still name the hook
+        return timed
+
+    def rows(self):
+        """``(stage, hook name, calls, seconds)`` of every hook called at least once, in
+        dispatch order: stages in run order, entries as their table calls them."""
+        order = {name: i for i, name in enumerate(DISPATCH_NAMES)}
+        cells = sorted((c for c in self.totals.values() if c[2]),
+                       key=lambda c: (order.get(c[0], len(order)), c[5]))
+        return [tuple(cell[:4]) for cell in cells]
 
 
 class NvtxAnnotator:

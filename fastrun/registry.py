@@ -1,16 +1,36 @@
 """Every registry of fastrun, and building objects from ``dict(type=..., **kwargs)``."""
 import difflib
+import importlib
 import inspect
 
 import torch
 
 
 class Registry:
-    """A name -> class (or function) table, filled with ``@REGISTRY.register_module()``."""
+    """A name -> class (or function) table, filled with ``@REGISTRY.register_module()``.
 
-    def __init__(self, name):
+    ``locations``: modules whose import registers the bundled entries (``'fastrun.hooks'``).
+    They are imported the first time the registry is read or written, so the bundled entries
+    are there whichever fastrun module was imported first, and ``import fastrun`` alone imports
+    none of them (nor torch).
+    """
+
+    def __init__(self, name, locations=()):
         self._name = name
         self._module_dict = {}
+        self._locations = tuple(locations)
+
+    def _import_locations(self):
+        if not self._locations:
+            return
+        # Cleared first: each location's own register_module() calls come back here.
+        locations, self._locations = self._locations, ()
+        try:
+            for location in locations:
+                importlib.import_module(location)
+        except BaseException:
+            self._locations = locations  # a failed import is retried, as Python retries it
+            raise
 
     @property
     def name(self):
@@ -18,25 +38,31 @@ class Registry:
 
     @property
     def module_dict(self):
+        self._import_locations()
         return self._module_dict
 
     def __len__(self):
+        self._import_locations()
         return len(self._module_dict)
 
     def __contains__(self, key):
         return self.get(key) is not None
 
     def __repr__(self):
+        self._import_locations()
         return f'{type(self).__name__}(name={self._name}, items={sorted(self._module_dict)})'
 
     def get(self, key):
         """The class registered as ``key``, or None."""
+        self._import_locations()
         return self._module_dict.get(key)
 
     def _register(self, module, module_name=None, force=False):
         if not (inspect.isclass(module) or inspect.isfunction(module)):
             raise TypeError(f'{self._name} registry: module must be a class or a function, '
                             f'got {type(module).__name__}')
+        # The bundled entries first, so that a user's force=True replaces them, not they it.
+        self._import_locations()
         names = module_name if module_name is not None else module.__name__
         for name in ([names] if isinstance(names, str) else names):
             if not force and name in self._module_dict and self._module_dict[name] is not module:
@@ -65,6 +91,7 @@ class Registry:
 
     def closest(self, key, n=3):
         """Registered names close to ``key``, for error messages."""
+        self._import_locations()
         return difflib.get_close_matches(str(key), list(self._module_dict), n=n, cutoff=0.5)
 
 
@@ -103,12 +130,12 @@ def build_from_cfg(cfg, registry, default_args=None):
         raise err from e
 
 
-HOOKS = Registry('hook')
-MODELS = Registry('model')
-DATASETS = Registry('dataset')
-OPTIMIZERS = Registry('optimizer')
-RUNNERS = Registry('runner')
-OPTIMIZER_BUILDERS = Registry('optimizer builder')
+HOOKS = Registry('hook', locations=['fastrun.hooks'])
+MODELS = Registry('model', locations=['fastrun.models'])
+DATASETS = Registry('dataset', locations=['fastrun.datasets'])
+OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below
+RUNNERS = Registry('runner', locations=['fastrun.runner'])
+OPTIMIZER_BUILDERS = Registry('optimizer builder', locations=['fastrun.builder'])
 
 for _name in dir(torch.optim):
     _cls = getattr(torch.optim, _name)

@@ -61,3 +61,29 @@ def make_loader(n_batches=4, batch_size=2, in_features=4, seed=0):
     g = torch.Generator().manual_seed(seed)
     return [(torch.randn(batch_size, in_features, generator=g), torch.randn(batch_size, 1, generator=g))
             for _ in range(n_batches)]
+
+
+class TrainedRun:
+    """A finished ``fastrun train`` of ``tests.test_cli.BASE``: ``work_dir`` and the command's ``stderr``."""
+
+    def __init__(self, work_dir, stderr):
+        self.work_dir, self.stderr = work_dir, stderr
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory):
+    """One real ``fastrun train`` of ``tests.test_cli.BASE`` (2 epochs of 4 iterations, evaluated
+    and checkpointed each epoch), run once per test session for the tests that only need some
+    trained run: ``epoch_1.pth``, ``epoch_2.pth``, ``latest.pth``, the best checkpoint, the text
+    and JSON logs. Shared: read it, write elsewhere (its files are made read-only).
+    """
+    import os
+    from tests.test_cli import BASE, run_cli
+    root = tmp_path_factory.mktemp('trained_run')
+    (root / 'base.py').write_text(BASE)
+    proc = run_cli('train', root / 'base.py', '--work-dir', root / 'work')
+    for name in os.listdir(root / 'work'):
+        path = root / 'work' / name
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o444)
+    return TrainedRun(root / 'work', proc.stderr)

@@ -312,3 +312,50 @@ def test_a_config_error_imports_no_heavy_module(tmp_path):
     status, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert status == 2 and 'optimizer.lrr' in proc.stderr
     assert loaded == []
+
+
+FILE_ERRORS = {
+    'missing file': ('nothere.py', None, [], 'nothere.py: config file not found'),
+    'directory': ('sub', None, [], 'sub: is a directory, not a config file'),
+    'syntax error': ('bad.py', "model = dict(type='ImageClassifier'\n", [],
+                     "bad.py: line 1: '(' was never closed"),
+    'wrong type': ('bad.py', "_base_ = './base.py'\ndata = dict(samples_per_gpu=0)\n", [],
+                   'bad.py: data.samples_per_gpu: must be a positive int, got 0'),
+    'bad --cfg-options': ('base.py', None, ['--cfg-options', 'custom_hooks.0.priority=HIGH'],
+                          "base.py: custom_hooks.0.priority: 'custom_hooks' is not in the config"),
+    'unknown key, then a wrong type': (
+        'bad.py', "_base_ = './base.py'\ncheckpoint_cfg = dict(interval=1)\n"
+                  "runner = dict(_delete_=True, type='EpochBasedRunner')\n", [],
+        'bad.py: runner: '),
+    'profiling key': ('base.py', None, ['--cfg-options', 'profiling.hook_time=True'],
+                      "base.py: profiling.hook_time: unknown key; known: nvtx, hook_times; "
+                      "did you mean 'hook_times'?"),
+    'JSON': ('bad.json', '{"_base_": "./base.json", "seed": 1,}\n', [], 'bad.json: '),
+    'YAML': ('bad.yaml', 'seed: [1, 2\n', [], 'bad.yaml: '),
+}
+
+
+@pytest.mark.parametrize('command', ['train', 'hooks'])
+@pytest.mark.parametrize('case', list(FILE_ERRORS))
+def test_a_config_file_error_is_reported_before_torch_is_imported(tmp_path, case, command):
+    """The ``fastrun`` command in a new interpreter: the file's own errors cost no ``import torch``."""
+    name, text, options, expected = FILE_ERRORS[case]
+    write(tmp_path / 'base.py', BASE)
+    write(tmp_path / 'base.json', '{"seed": 0}\n')
+    os.mkdir(tmp_path / 'sub')
+    if text is not None:
+        write(tmp_path / name, text)
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'fastrun', command, name,
+                           *options], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    imported = {line.rsplit('|', 1)[1].strip() for line in proc.stderr.splitlines()
+                if line.startswith('import time:')}
+    said = [line for line in proc.stderr.splitlines() if not line.startswith('import time:')]
+    assert proc.returncode == 2, proc.stderr
+    assert said[-1].startswith(f'fastrun: error: {expected}'), said
+    if case.startswith('unknown key'):
+        assert said[:-1] == ["fastrun: warning: bad.py: unknown key 'checkpoint_cfg' "
+                             "(did you mean 'checkpoint_config'?)"]
+    assert 'fastrun.config' in imported  # the listing works: it names what was imported
+    assert 'torch' not in imported and 'numpy' not in imported
