@@ -75,6 +75,7 @@ class RunState:
         self.resumed_from = None
         self.stage_ends = set()
         self._pending_saves = []
+        self._after_saves = []
         self._ended = None
         self.pending_weights = None
         self.pending_loaders = None
@@ -155,6 +156,7 @@ class RunState:
             raise ArgumentError(f'checkpoints can wait for the end of '
                                 f'{", ".join(_STAGE_END_METHODS)}, not {stage!r}')
         self._pending_saves = []  # what a failed run requested is not this run's to write
+        self._after_saves = []
         if stage not in self.stage_ends:
             self.stage_ends.add(stage)
             runner._rebuild_tables()
@@ -208,7 +210,23 @@ class RunState:
         self._ended = _stage_key(stage, runner)
         pending, self._pending_saves = self._pending_saves, []
         if pending:
+            after, self._after_saves = self._after_saves, []
             self._write_saves(runner, pending)
+            for fn in after:
+                fn()
+
+    def when_saved(self, fn):
+        """Call ``fn()`` once the checkpoints waiting for the end of this stage are written;
+        at once when none waits.
+
+        For a hook that acts on this stage's checkpoint files but runs before they are written
+        (between ``NORMAL`` and ``LOW``: where mmcv's hooks saw ``epoch_N.pth`` already, such as
+        PAVI's snapshot upload).
+        """
+        if self._pending_saves:
+            self._after_saves.append(fn)
+        else:
+            fn()
 
     def _write_saves(self, runner, requests):
         gather_rng_states(runner)  # a collective when distributed: every rank is here

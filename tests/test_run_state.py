@@ -103,3 +103,37 @@ def test_what_a_resume_left_pending_is_applied_once(tmp_path, core):
     resumed.run([make_loader()], [('train', 1)])
     assert seen[0] == (2, None, None)  # the second epoch goes on from its third batch
     assert len(seen) == 12 - 6 and state.preemption is None and resumed.epoch == 3
+
+
+class SeesTheEpochFile(Hook):
+    """At NORMAL, after the checkpoint hook: records whether this epoch's file is there, now and
+    once the stage's checkpoints are written (``run_state.when_saved``)."""
+
+    def __init__(self, work_dir):
+        self.work_dir = work_dir
+        self.now, self.when_saved = [], []
+
+    def after_train_epoch(self, runner):
+        path = os.path.join(self.work_dir, f'epoch_{runner.epoch + 1}.pth')
+        self.now.append(os.path.isfile(path))
+        runner.run_state.when_saved(lambda: self.when_saved.append(os.path.isfile(path)))
+
+
+def test_a_hook_before_the_writer_acts_on_the_epoch_file_once_it_is_written(tmp_path, core):
+    # The epoch's checkpoint waits for its evaluation (hooks up to LOW); a hook at NORMAL, where
+    # mmcv's hooks found epoch_N.pth already (PAVI's snapshot upload), gets it through when_saved.
+    seen = SeesTheEpochFile(str(tmp_path))
+    runner = make_runner(tmp_path, CheckpointHook(interval=1), seen, max_epochs=3)
+    runner.run([make_loader()], [('train', 1)])
+    assert seen.now == [False, False, False]
+    assert seen.when_saved == [True, True, True]  # once per epoch, with the file complete
+
+
+def test_when_saved_calls_at_once_when_no_checkpoint_waits(tmp_path, core):
+    seen = SeesTheEpochFile(str(tmp_path))
+    runner = make_runner(tmp_path, CheckpointHook(interval=2), seen, max_epochs=3)
+    runner.run([make_loader()], [('train', 1)])
+    # Epoch 1 saves nothing (interval 2): the callback runs at once and finds no file; epochs
+    # 2 (interval) and 3 (save_last) save: it runs after the write
+    assert seen.now == [False, False, False]
+    assert seen.when_saved == [False, True, True]

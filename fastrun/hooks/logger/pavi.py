@@ -159,6 +159,15 @@ class PaviLoggerHook(LoggerHook):
             self.writer.add_scalars(self.get_mode(runner), tags, self.get_step(runner))
 
     def _add_ckpt(self, runner, filename, step):
+        # This stage's checkpoint may still wait for its evaluation (fastrun.state): upload it
+        # once it is written, as mmcv's hook, which runs after the checkpoint hook, does.
+        state = getattr(runner, 'run_state', None)
+        if state is not None:
+            state.when_saved(lambda: self._upload_ckpt(runner, filename, step))
+        else:
+            self._upload_ckpt(runner, filename, step)
+
+    def _upload_ckpt(self, runner, filename, step):
         if runner.work_dir is None:
             return
         path = osp.join(runner.work_dir, filename)
