@@ -11,8 +11,6 @@ import itertools
 import os
 import time
 
-from .hook import DISPATCH_NAMES
-
 _DOMAIN = 'fastrun'
 
 
@@ -83,6 +81,7 @@ class HookTimer:
     def rows(self):
         """``(stage, hook name, calls, seconds)`` of every hook called at least once, in
         dispatch order: stages in run order, entries as their table calls them."""
+        from .hook import DISPATCH_NAMES  # here: the instruction-count gate loads this file alone
         order = {name: i for i, name in enumerate(DISPATCH_NAMES)}
         cells = sorted((c for c in self.totals.values() if c[2]),
                        key=lambda c: (order.get(c[0], len(order)), c[5]))
