@@ -162,6 +162,8 @@ def cmd_train(args):
 
     # A URL work dir is never a local path: its files are written to a local staging folder
     # and uploaded (the runner mirrors that folder to the URL).
+    if rank == 0:
+        storage.check_access(cfg.work_dir)  # a missing bucket or no credentials: fail now
     local_dir, _ = storage.local_work_dir(cfg.work_dir)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if rank == 0:

@@ -230,6 +230,8 @@ def check_location(out_dir, file_client_args=None, owner=None):
             raise ArgumentError(f"{who}out_dir={redact(out_dir)!r} is a URL but "
                                 f"file_client_args names the local disk; drop file_client_args "
                                 f"to write to the URL")
+    if out_dir is not None and not is_remote(os.fspath(out_dir)):
+        local_path(out_dir)  # 's3:/bucket' (a URL missing a '/') is refused, never a folder
     if out_dir is not None and is_remote(os.fspath(out_dir)):
         url = os.fspath(out_dir)
         check_url(url)

@@ -86,6 +86,36 @@ def test_checkpoints_rotation_logs_and_a_missing_bucket_on_s3(s3, tmp_path):
     assert runner.iter == 0
 
 
+
+def test_the_command_with_a_work_dir_in_a_missing_bucket_fails_before_writing(
+        s3, tmp_path, monkeypatch, capsys):
+    from fastrun.cli import main
+    from tests.test_storage import CONFIG
+    fs, bucket = s3
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    assert main(['train', 'cfg.py', '--work-dir', f's3://{bucket}-missing/run']) == 2
+    err = capsys.readouterr().err
+    # one line naming the bucket, and no upload was tried (no retries, nothing staged)
+    assert err.strip().splitlines() == [
+        f"fastrun: error: s3://{bucket}-missing/run: the bucket '{bucket}-missing' does not "
+        f"exist or is not visible with the credentials in the environment"]
+    assert not list(tmp_path.glob('staging/**/config.py'))
+
+
+def test_a_url_missing_a_slash_is_a_config_error_not_a_folder(tmp_path, monkeypatch, capsys):
+    from fastrun.cli import main
+    from tests.test_storage import CONFIG
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    for option in (['--work-dir', 's3:/runs/x'],
+                   ['--cfg-options', 'checkpoint_config.out_dir=gs:/runs/x']):
+        assert main(['train', 'cfg.py', *option]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "looks like a URL missing a '/'" in err[0], err
+    assert not (tmp_path / 's3:').exists() and not (tmp_path / 'gs:').exists()
+
+
 # ---------------------------------------------------------------- real processes
 class HoldingProxy:
     """A TCP proxy to the S3 server. The first request whose request line matches ``pattern``
