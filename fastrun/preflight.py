@@ -15,6 +15,7 @@ import warnings
 from .config import ConfigError, check_types
 from .priority import get_priority
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, RUNNERS
+from .runtime_hooks import policy_hook_type
 
 __all__ = ['check_config', 'check_hooks', 'check_arguments', 'accepted_arguments',
            'check_log_interval']
@@ -45,13 +46,6 @@ def _check_priority(cfg, key, priority):
         raise ConfigError(str(e), _filename(cfg), key) from None
 
 
-def _policy_type(policy, suffix):
-    # The runner's rule: 'step' -> 'StepLrUpdaterHook'; names with capitals are kept.
-    if not isinstance(policy, str):
-        return None
-    return (policy.title() if policy == policy.lower() else policy) + suffix
-
-
 def check_hooks(cfg):
     """Raise ConfigError for an unknown hook type (with close names) or a bad priority.
 
@@ -78,7 +72,7 @@ def check_hooks(cfg):
         if isinstance(value, dict):
             if 'policy' not in value:
                 raise ConfigError("needs a 'policy' (e.g. policy='step')", _filename(cfg), key)
-            name = _policy_type(value['policy'], suffix)
+            name = policy_hook_type(value['policy'], suffix)
             if name is not None and name not in HOOKS:
                 policies = sorted(n[:-len(suffix)] for n in HOOKS.module_dict if n.endswith(suffix)
                                   and n != suffix)
@@ -319,7 +313,7 @@ def _check_hook_arguments(c, cfg, runner_cls):
     for key, suffix in (('lr_config', 'LrUpdaterHook'), ('momentum_config', 'MomentumUpdaterHook')):
         value = cfg.get(key)
         if isinstance(value, dict) and 'policy' in value:
-            name = _policy_type(value['policy'], suffix)
+            name = policy_hook_type(value['policy'], suffix)
             if name is not None and name in HOOKS:
                 args = {k: v for k, v in value.items() if k not in ('policy', 'type')}
                 c.arguments(key, HOOKS.get(name), args)

@@ -12,6 +12,14 @@ from .priority import Priority
 from .registry import HOOKS, build_from_cfg
 
 
+def policy_hook_type(policy, suffix):
+    """mmcv's rule from a schedule's ``policy`` to its hook: ``'step'`` -> ``'StepLrUpdaterHook'``;
+    names with capitals (``'CosineAnnealing'``) are kept; None for a policy that is not a str."""
+    if not isinstance(policy, str):
+        return None
+    return (policy.title() if policy == policy.lower() else policy) + suffix
+
+
 class HookList(list):
     """The runner's hook list; any change rebuilds the dispatch tables (never per call)."""
 
@@ -93,10 +101,7 @@ class RuntimeHooksMixin:
         if 'policy' not in config:
             raise ArgumentKeyError(f'{suffix} config needs a "policy" key, got {config}')
         cfg = dict(config)
-        policy = cfg.pop('policy')
-        if policy == policy.lower():
-            policy = policy.title()
-        cfg['type'] = policy + suffix
+        cfg['type'] = policy_hook_type(cfg.pop('policy'), suffix)
         return cfg
 
     def register_lr_hook(self, lr_config):
