@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from . import storage
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import hook_times_requested, nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
@@ -346,4 +347,5 @@ def train_model(model, datasets, cfg, distributed=False, validate=True, timestam
     summary = RunSummary(runner, hook_times=hook_times_requested(cfg))
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
     summary.log()
+    storage.wait_uploads()  # the summary is in the text log: a URL work dir gets it too
     return runner

@@ -307,6 +307,20 @@ def local_work_dir(work_dir, mirror=False):
     return local, url
 
 
+def shown(path):
+    """The name a person is shown for ``path``: a URL redacted and intact, a file staged for a
+    mirrored work dir as the URL it is uploaded to, any other path as it is."""
+    path = os.fspath(path)
+    if is_url(path):
+        return redact(path)
+    absolute = osp.abspath(path)
+    for local, url in _uploads.mirrors().items():
+        if absolute == local or absolute.startswith(local + os.sep):
+            rel = osp.relpath(absolute, local)
+            return redact(url if rel == '.' else join(url, *rel.split(os.sep)))
+    return path
+
+
 # --------------------------------------------------------------------------- fsspec access
 def _fs(url):
     check_url(url)
@@ -596,7 +610,12 @@ class _Uploads:
 
     def mirror(self, local, url):
         with self._lock:
-            self._mirrors[local] = url
+            self._mirrors[osp.abspath(local)] = url
+
+    def mirrors(self):
+        """``{local folder: URL}`` of the work dirs mirrored so far."""
+        with self._lock:
+            return dict(self._mirrors)
 
     def busy(self):
         """True while jobs run or a work dir is mirrored (then there may be files to upload)."""

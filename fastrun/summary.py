@@ -16,6 +16,7 @@ import os
 import os.path as osp
 import time
 
+from . import storage
 from .hooks.checkpoint import CheckpointHook
 from .hooks.evaluation import EvalHook, infer_rule
 from .hooks.logger.tensorboard import TensorboardLoggerHook
@@ -39,7 +40,12 @@ def format_seconds(seconds):
 
 
 def _shown(path):
-    """``path`` relative to the working directory when inside it, as a person would type it."""
+    """``path`` as a person would type it: a URL redacted and intact (a staged file as its URL),
+    a local path relative to the working directory when inside it."""
+    path = os.fspath(path)
+    public = storage.shown(path)
+    if public != path:
+        return public
     absolute, cwd = osp.abspath(path), os.getcwd()
     return osp.relpath(absolute, cwd) if absolute.startswith(cwd + os.sep) else path
 
@@ -106,7 +112,8 @@ class RunSummary:
         if folder:
             latest = osp.join(folder, 'latest.pth')
             link = f' (latest.pth -> {os.readlink(latest)})' if osp.islink(latest) else ''
-            lines.append(f'Checkpoints: {_shown(folder)}{os.sep}{link}')
+            sep = '/' if storage.is_url(folder) or storage.shown(folder) != folder else os.sep
+            lines.append(f'Checkpoints: {_shown(folder).rstrip("/")}{sep}{link}')
         best = ((self.runner.meta or {}).get('hook_msgs') or {}).get('best_ckpt')
         if best:
             lines.append(f'Best checkpoint: {_shown(best)}')

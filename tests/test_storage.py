@@ -4,6 +4,7 @@ a local path. S3 for real (a local S3 server) is in ``test_storage_s3.py``.
 """
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -368,6 +369,10 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     assert 'resumed epoch 2, iter 4' in second
     # the user info is never logged
     assert not any(b'hunter2' in data for n, data in files.items() if '.log' in n)
+    # the summary names the folder and the logs by their URLs, redacted and intact
+    assert 'Checkpoints: memory://***@runs/cli/' in second
+    assert re.search(r'Logs: memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log, '
+                     r'memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log\.json', second)
     assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'staging']
     capsys.readouterr()
     # fastrun test on the URL of latest.pth: the pointer object is followed
