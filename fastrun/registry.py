@@ -136,6 +136,14 @@ DATASETS = Registry('dataset', locations=['fastrun.datasets'])
 OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below
 RUNNERS = Registry('runner', locations=['fastrun.runner'])
 OPTIMIZER_BUILDERS = Registry('optimizer builder', locations=['fastrun.builder'])
+# The data pipeline's transforms (mmcls's PIPELINES) and the loaders' samplers.
+PIPELINES = Registry('pipeline', locations=['fastrun.datasets'])
+SAMPLERS = Registry('sampler', locations=['fastrun.datasets'])
+# The layers models are built of (mmcv.cnn's registries): norm, activation, conv, padding.
+NORM_LAYERS = Registry('norm layer', locations=['fastrun.models'])
+ACTIVATION_LAYERS = Registry('activation layer', locations=['fastrun.models'])
+CONV_LAYERS = Registry('conv layer', locations=['fastrun.models'])
+PADDING_LAYERS = Registry('padding layer', locations=['fastrun.models'])
 
 for _name in dir(torch.optim):
     _cls = getattr(torch.optim, _name)

@@ -8,8 +8,8 @@ from itertools import chain
 
 from torch.nn.parallel import DataParallel
 
-from .dist import MMDistributedDataParallel, is_module_wrapper
-from .errors import ArgumentError
+from ..dist import MMDistributedDataParallel, is_module_wrapper
+from ..errors import ArgumentError
 
 __all__ = ['MMDataParallel', 'MMDistributedDataParallel', 'is_module_wrapper']
 
