@@ -10,19 +10,30 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import storage
+from .dist import get_dist_info
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import hook_times_requested, nvtx_requested
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
-from .runner import EpochBasedRunner, IterBasedRunner, build_runner
+from .runner import (RUNNERS, DefaultRunnerConstructor, EpochBasedRunner, IterBasedRunner,  # noqa: F401
+                     build_runner, build_runner_constructor)
 from .step import DeviceLoader
 from .summary import RunSummary
 
 logger = logging.getLogger('fastrun')
 
 
-def set_random_seed(seed, deterministic=False, rank=0):
-    """Seed Python, NumPy and torch with ``seed + rank``; ``deterministic`` picks deterministic kernels."""
+def set_random_seed(seed, deterministic=False, use_rank_shift=False, rank=None):
+    """Seed Python, NumPy and torch; ``deterministic`` picks deterministic kernels.
+
+    The seed is ``seed + rank`` with ``rank`` given, ``seed`` + this process's rank with
+    ``use_rank_shift`` (mmcv's argument), else ``seed``. ``PYTHONHASHSEED`` is set to it too,
+    for the processes started afterwards (data loader workers started with spawn), as mmcv.
+    Returns the seed used.
+    """
+    if rank is None:
+        rank = get_dist_info()[0] if use_rank_shift else 0
     seed = seed + rank
+    os.environ['PYTHONHASHSEED'] = str(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -231,13 +242,19 @@ class DefaultOptimizerConstructor:
         return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
 
 
+def build_optimizer_constructor(cfg):
+    """An optimizer constructor from ``dict(type='DefaultOptimizerConstructor', optimizer_cfg=...,
+    paramwise_cfg=...)`` (``OPTIMIZER_BUILDERS``); calling it on a model gives the optimizer."""
+    return build_from_cfg(cfg, OPTIMIZER_BUILDERS)
+
+
 def build_optimizer(model, cfg):
     """A torch.optim optimizer from ``dict(type='SGD', lr=..., paramwise_cfg=..., constructor=...)``."""
     cfg = copy.deepcopy(dict(cfg))
     constructor = cfg.pop('constructor', 'DefaultOptimizerConstructor')
     paramwise_cfg = cfg.pop('paramwise_cfg', None)
-    builder = build_from_cfg(dict(type=constructor, optimizer_cfg=cfg, paramwise_cfg=paramwise_cfg),
-                             OPTIMIZER_BUILDERS)
+    builder = build_optimizer_constructor(dict(type=constructor, optimizer_cfg=cfg,
+                                               paramwise_cfg=paramwise_cfg))
     return builder(model)
 
 
