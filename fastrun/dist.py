@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .errors import ArgumentError
+from .errors import ArgumentError, LauncherError
 from .registry import MODULE_WRAPPERS
 
 __all__ = ['get_dist_info', 'master_only', 'is_module_wrapper', 'init_dist', 'wrap_distributed',
@@ -233,8 +233,8 @@ def init_dist(launcher='pytorch', backend=None, timeout_s=None, port=None, **kwa
 def _require_env(launcher, names, how):
     missing = [k for k in names if k not in os.environ]
     if missing:
-        raise RuntimeError(f'--launcher {launcher} needs the environment {how} sets '
-                           f'({", ".join(missing)} missing): {_HOW_TO_RUN[launcher]}')
+        raise LauncherError(f'--launcher {launcher} needs the environment {how} sets '
+                            f'({", ".join(missing)} missing): {_HOW_TO_RUN[launcher]}')
 
 
 _HOW_TO_RUN = {
@@ -273,8 +273,8 @@ def _slurm_env(port):
         # The first host of the allocation is rank 0's (mmcv reads it the same way).
         addr = subprocess.getoutput(f'scontrol show hostname {node_list} | head -n1').strip()
         if not addr or ' ' in addr:
-            raise RuntimeError(f'--launcher slurm: `scontrol show hostname {node_list}` gave no '
-                               f'host name ({addr!r}); set MASTER_ADDR to the host of rank 0')
+            raise LauncherError(f'--launcher slurm: `scontrol show hostname {node_list}` gave no '
+                                f'host name ({addr!r}); set MASTER_ADDR to the host of rank 0')
         os.environ['MASTER_ADDR'] = addr
     _set_port(port)
     os.environ.update(WORLD_SIZE=str(world_size), RANK=str(rank), LOCAL_RANK=str(local_rank))
@@ -285,8 +285,8 @@ def _mpi_env(port):
     _require_env('mpi', ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE',
                          'OMPI_COMM_WORLD_LOCAL_RANK'), 'mpirun')
     if 'MASTER_ADDR' not in os.environ:
-        raise RuntimeError('--launcher mpi needs MASTER_ADDR, the host of rank 0 (Open MPI does '
-                           'not set it): ' + _HOW_TO_RUN['mpi'])
+        raise LauncherError('--launcher mpi needs MASTER_ADDR, the host of rank 0 (Open MPI does '
+                            'not set it): ' + _HOW_TO_RUN['mpi'])
     local_rank = _env_int('OMPI_COMM_WORLD_LOCAL_RANK')
     _set_port(port)
     os.environ.update(WORLD_SIZE=str(_env_int('OMPI_COMM_WORLD_SIZE')),
