@@ -18,7 +18,6 @@ an ``nn.Module`` only (a TypeError otherwise, when called), as in mmcv.
 import contextlib
 import functools
 import inspect
-import math
 from collections import abc
 
 import torch
@@ -27,7 +26,7 @@ from torch import nn
 from .errors import ArgumentError
 
 __all__ = ['cast_tensor_type', 'auto_fp16', 'force_fp32', 'wrap_fp16_model', 'patch_norm_fp32',
-           'LossScaler']
+           'patch_forward_method', 'LossScaler']
 
 
 def cast_tensor_type(inputs, src_type, dst_type):
@@ -143,12 +142,14 @@ def wrap_fp16_model(model):
     return model
 
 
-def _float_forward(forward):
-    @functools.wraps(forward)
+def patch_forward_method(func, src_type, dst_type, convert_output=True):
+    """``func`` with its ``src_type`` tensor arguments cast to ``dst_type`` (and its outputs
+    back to ``src_type`` with ``convert_output``)."""
+    @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        output = forward(*cast_tensor_type(args, torch.half, torch.float),
-                         **cast_tensor_type(kwargs, torch.half, torch.float))
-        return cast_tensor_type(output, torch.float, torch.half)
+        output = func(*cast_tensor_type(args, src_type, dst_type),
+                      **cast_tensor_type(kwargs, src_type, dst_type))
+        return cast_tensor_type(output, dst_type, src_type) if convert_output else output
     return wrapper
 
 
@@ -161,7 +162,7 @@ def patch_norm_fp32(module):
     if isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm)):
         module.float()
         if isinstance(module, nn.GroupNorm):
-            module.forward = _float_forward(module.forward)
+            module.forward = patch_forward_method(module.forward, torch.half, torch.float)
     for child in module.children():
         patch_norm_fp32(child)
     return module
@@ -200,7 +201,7 @@ class LossScaler:
 
     @staticmethod
     def _has_inf_or_nan(x):
-        return not math.isfinite(float(x.float().sum()))
+        return not bool(torch.isfinite(x).all())
 
     def update_scale(self, overflow):
         """After a step: lower the scale on ``overflow``, raise it after a clean window."""

@@ -13,7 +13,8 @@ from . import storage
 from .dist import get_dist_info
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import hook_times_requested, nvtx_requested
-from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
+from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS,  # noqa: F401
+                       RUNNER_BUILDERS, build_from_cfg)
 from .runner import (RUNNERS, DefaultRunnerConstructor, EpochBasedRunner, IterBasedRunner,  # noqa: F401
                      build_runner, build_runner_constructor)
 from .step import DeviceLoader

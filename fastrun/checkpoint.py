@@ -964,6 +964,26 @@ def load_from_ceph(filename, map_location=None, backend='petrel'):
                            verify='warn')
 
 
+def get_torchvision_models():
+    """``{name: url}`` of ``torchvision://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('torchvision')
+
+
+def get_external_models():
+    """``{name: url}`` of ``open-mmlab://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('open-mmlab')
+
+
+def get_mmcls_models():
+    """``{name: url}`` of ``mmcls://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('mmcls')
+
+
+def get_deprecated_model_names():
+    """``{old name: new name}`` of ``open-mmlab://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.deprecated_names()
+
+
 def _zoo_url(filename):
     try:
         return model_zoo.resolve(filename)

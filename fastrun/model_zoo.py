@@ -23,7 +23,8 @@ import os
 import os.path as osp
 import warnings
 
-__all__ = ['SCHEMES', 'register_model_urls', 'model_urls', 'resolve', 'mmcv_home']
+__all__ = ['SCHEMES', 'register_model_urls', 'model_urls', 'deprecated_names', 'resolve',
+           'mmcv_home']
 
 #: The model-zoo schemes and the mmcv table file of each.
 SCHEMES = {'open-mmlab': 'open_mmlab.json', 'openmmlab': 'open_mmlab.json',
@@ -106,6 +107,11 @@ def model_urls(scheme):
     return urls
 
 
+def deprecated_names():
+    """``{old name: new name}`` of ``open-mmlab://`` names (mmcv's table, then registered)."""
+    return dict(_mmcv_table('deprecated.json'), **_REGISTERED['deprecated.json'])
+
+
 def resolve(url):
     """The download URL (or local file) that ``scheme://name`` stands for; KeyError if unknown."""
     scheme, sep, name = url.partition('://')
@@ -119,7 +125,7 @@ def resolve(url):
         name = name.lower().replace('_weights', '')
     urls = model_urls(scheme)
     if SCHEMES[scheme] == 'open_mmlab.json':
-        deprecated = dict(_mmcv_table('deprecated.json'), **_REGISTERED['deprecated.json'])
+        deprecated = deprecated_names()
         if name in deprecated:
             warnings.warn(f'{scheme}://{name} is deprecated in favor of '
                           f'{scheme}://{deprecated[name]}', DeprecationWarning, stacklevel=3)
