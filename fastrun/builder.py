@@ -331,6 +331,10 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
                                                    **loader_args), device,
                                   channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
+        if eval_cfg.get('save_best') is True:
+            # MMClassification's docs write evaluation=dict(save_best=True) for "keep the best";
+            # the hook itself refuses True as mmcv's does, so the config's True means 'auto'.
+            eval_cfg['save_best'] = 'auto'
         eval_cfg['by_epoch'] = not isinstance(runner, IterBasedRunner)
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.
