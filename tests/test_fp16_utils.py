@@ -134,3 +134,53 @@ def test_loss_scaler_lowers_on_overflow_and_raises_after_a_clean_window():
     assert static.loss_scale == 512 and not static.has_overflow([p])
     with pytest.raises(AssertionError, match="'dynamic' or 'static'"):
         LossScaler(mode='auto')
+
+
+@pytest.mark.cuda
+def test_on_a_gpu_auto_fp16_runs_under_float16_autocast_and_force_fp32_without():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4).cuda()  # float32 weights, as fastrun keeps them
+            self.fp16_enabled = True
+
+        @auto_fp16()
+        def forward(self, x):
+            return self.fc(x)
+
+        @force_fp32()
+        def loss(self, y):
+            return self.fc(y)
+
+    net = Net()
+    y = net(torch.ones(2, 4, device='cuda'))
+    assert y.dtype == F16  # the input cast, the linear layer run in float16 by autocast
+    with torch.autocast('cuda', dtype=F16):
+        assert net.loss(y).dtype == F32
+
+
+@pytest.mark.cuda
+def test_fp16_optimizer_hook_enables_the_decorators_of_a_gpu_model():
+    from fastrun import Fp16OptimizerHook, Runner
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 1)
+            self.fp16_enabled = False
+            self.seen = []
+
+        @auto_fp16(apply_to=('x',))
+        def forward(self, x):
+            self.seen.append(x.dtype)
+            return self.fc(x)
+
+        def train_step(self, batch, optimizer=None, **kwargs):
+            loss = self(batch[0]).float().pow(2).mean()
+            return dict(loss=loss, log_vars=dict(loss=loss.detach()), num_samples=len(batch[0]))
+
+    net = Net().cuda()
+    runner = Runner(net, optimizer=torch.optim.SGD(net.parameters(), lr=0.1), max_epochs=1)
+    runner.register_hook(Fp16OptimizerHook(loss_scale='dynamic'), 'ABOVE_NORMAL')
+    runner.run([[(torch.ones(2, 4, device='cuda'), None)]], [('train', 1)])
+    assert net.fp16_enabled and net.seen == [F16]
