@@ -88,8 +88,11 @@ class Pace(Hook):
     def after_train_iter(self, runner):
         time.sleep(self.delay)
         if runner.iter + 1 == self.mark:
-            with open(self._path(runner, 'marker'), 'w') as f:
+            # Written whole, then renamed: the test sees the file only once it holds the pid.
+            path = self._path(runner, 'marker')
+            with open(path + '.part', 'w') as f:
                 f.write(str(os.getpid()))
+            os.replace(path + '.part', path)
         if runner.iter + 1 == self.stall_at:
             time.sleep(self.stall)
 
