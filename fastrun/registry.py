@@ -144,6 +144,7 @@ NORM_LAYERS = Registry('norm layer', locations=['fastrun.models'])
 ACTIVATION_LAYERS = Registry('activation layer', locations=['fastrun.models'])
 CONV_LAYERS = Registry('conv layer', locations=['fastrun.models'])
 PADDING_LAYERS = Registry('padding layer', locations=['fastrun.models'])
+DROPOUT_LAYERS = Registry('dropout layer', locations=['fastrun.models'])
 
 for _name in dir(torch.optim):
     _cls = getattr(torch.optim, _name)

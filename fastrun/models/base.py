@@ -17,7 +17,8 @@ __all__ = ['BaseModule', 'Sequential', 'ModuleList', 'ModuleDict', 'initialize',
 _log = logging.getLogger('fastrun')
 
 #: ``init_cfg`` types :func:`initialize` understands.
-INIT_TYPES = ('Normal', 'Xavier', 'Kaiming', 'Constant', 'Uniform', 'Pretrained')
+INIT_TYPES = ('Normal', 'Xavier', 'Kaiming', 'Constant', 'Uniform', 'TruncNormal', 'Caffe2Xavier',
+              'Pretrained')
 _SHOW = 10  # keys shown per category in a mismatch report
 
 
@@ -188,8 +189,25 @@ class _Kaiming(_Init):
         fn(weight, a=self.a, mode=self.mode, nonlinearity=self.nonlinearity)
 
 
+class _TruncNormal(_Init):
+    # a and b are absolute bounds (torch's and mmcv's), not multiples of std.
+    def __init__(self, mean=0.0, std=1.0, a=-2.0, b=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std, self.a, self.b = mean, std, a, b
+
+    def init_weight(self, weight):
+        nn.init.trunc_normal_(weight, mean=self.mean, std=self.std, a=self.a, b=self.b)
+
+
+class _Caffe2Xavier(_Kaiming):
+    # Caffe2's XavierFill: kaiming uniform over fan_in with a=1.
+    def __init__(self, **kwargs):
+        super().__init__(a=1, mode='fan_in', nonlinearity='leaky_relu', distribution='uniform',
+                         **kwargs)
+
+
 _INITS = {'Normal': _Normal, 'Uniform': _Uniform, 'Constant': _Constant, 'Xavier': _Xavier,
-          'Kaiming': _Kaiming}
+          'Kaiming': _Kaiming, 'TruncNormal': _TruncNormal, 'Caffe2Xavier': _Caffe2Xavier}
 
 
 def _as_cfg_list(init_cfg):
@@ -235,7 +253,8 @@ def initialize(module, init_cfg):
     """Apply ``init_cfg`` (a dict or list of dicts, mmcv style) to ``module``.
 
     Types: ``Normal(mean, std)``, ``Uniform(a, b)``, ``Constant(val)``, ``Xavier(gain,
-    distribution)``, ``Kaiming(a, mode, nonlinearity, distribution)``, each with ``bias``
+    distribution)``, ``Kaiming(a, mode, nonlinearity, distribution)``, ``TruncNormal(mean, std, a,
+    b)``, ``Caffe2Xavier``, each with ``bias``
     (constant for biases, default 0), ``bias_prob`` and ``layer`` (class names, or names of a
     direct base class such as ``'_BatchNorm'``; as in mmcv, an entry without ``layer`` touches
     nothing but its ``override``), and ``Pretrained(checkpoint, prefix=None, map_location)``.
