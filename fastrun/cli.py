@@ -20,7 +20,7 @@ EXIT_USER_ERROR = 2
 def _add_config_options(parser):
     """Options of every command that reads a config."""
     from .config import DictAction
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, usage_errors=True,
                         metavar='KEY=VALUE',
                         help="override config keys, e.g. optimizer.lr=0.01 "
                              "workflow=\"[('train',1),('val',1)]\" custom_hooks.0.priority=HIGH")

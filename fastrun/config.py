@@ -1,8 +1,12 @@
 """Config files in the mmcv 1.x style: ``.py``/``.json``/``.yaml`` with ``_base_`` inheritance.
 
 A config is read into a :class:`Config`, a dict with attribute access whose nested dicts are
-:class:`ConfigDict`. Command-line overrides (``--cfg-options optimizer.lr=0.01``) go through
-:func:`parse_cfg_options` / :class:`DictAction` and :meth:`Config.merge_from_dict`;
+:class:`ConfigDict`. As in mmcv 1.x, a config may refer to a value of its ``_base_`` files
+(``policies = {{_base_.rand_increasing_policies}}``) and to its own location
+(``'{{ fileDirname }}'``, ``'{{ fileBasename }}'``, ``'{{ fileBasenameNoExtension }}'``,
+``'{{ fileExtname }}'``), and may carry ``_deprecation_ = dict(expected=..., reference=...)``,
+which warns when it is read. Command-line overrides (``--cfg-options optimizer.lr=0.01``) go
+through :func:`parse_cfg_options` / :class:`DictAction` and :meth:`Config.merge_from_dict`;
 :func:`check_unknown_keys` and :func:`check_types` catch typos and wrong types before a run.
 """
 import argparse
@@ -17,24 +21,31 @@ import logging
 import math
 import os
 import os.path as osp
+import re
 import sys
 import traceback
 import types
 import unicodedata
+import uuid
 import warnings
 
 import yaml
 
 __all__ = [
-    'Config', 'ConfigDict', 'ConfigError', 'ConfigKeyError', 'ConfigTypeError', 'CustomImportError',
-    'DictAction', 'KNOWN_KEYS', 'check_types', 'check_unknown_keys', 'import_modules_from_strings',
-    'parse_cfg_options',
+    'Config', 'ConfigDict', 'ConfigError', 'ConfigKeyError', 'ConfigSyntaxError', 'ConfigTypeError',
+    'CustomImportError', 'DictAction', 'KNOWN_KEYS', 'OptionValueError', 'RESERVED_KEYS', 'check_types',
+    'check_unknown_keys', 'import_modules_from_strings', 'parse_cfg_options',
 ]
 
 BASE_KEY = '_base_'
 DELETE_KEY = '_delete_'
+DEPRECATION_KEY = '_deprecation_'
+#: Top-level keys a config may not define: they name Config's own attributes.
+RESERVED_KEYS = ('filename', 'text', 'pretty_text')
 _FORMATS = {'.py': 'py', '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml'}
 _LINE_WIDTH = 79
+# `{{ _base_.a.b }}`: a value of the config's _base_ files (mmcv's pattern: word characters and dots).
+_BASE_REF = re.compile(r'\{\{\s*' + BASE_KEY + r'\.([\w.]+)\s*\}\}')
 
 logger = logging.getLogger('fastrun')
 
@@ -57,7 +68,11 @@ class ConfigTypeError(ConfigError, TypeError):
 
 
 class ConfigKeyError(ConfigError, KeyError):
-    """A key defined twice (a ConfigError that is also a KeyError, as mmcv raises)."""
+    """A key defined twice, reserved or missing (a ConfigError that is also a KeyError, as mmcv raises)."""
+
+
+class ConfigSyntaxError(ConfigError, SyntaxError):
+    """A ``.py`` config that is not valid Python (a ConfigError that is also a SyntaxError, as mmcv raises)."""
 
 
 # --------------------------------------------------------------------------- ConfigDict
@@ -65,7 +80,7 @@ class ConfigKeyError(ConfigError, KeyError):
 
 def _wrap(value):
     """Turn dicts (also inside lists and tuples) into ConfigDicts; other values pass through."""
-    if isinstance(value, ConfigDict):
+    if isinstance(value, (ConfigDict, Config)):  # a Config read inside a .py config stays one
         return value
     if isinstance(value, dict):
         return ConfigDict(value)
@@ -88,7 +103,12 @@ def _plain(value, tuples=True):
 
 
 class ConfigDict(dict):
-    """A dict whose keys are also attributes (``d.lr`` is ``d['lr']``); nested dicts are ConfigDicts."""
+    """A dict whose keys are also attributes (``d.lr`` is ``d['lr']``); nested dicts are ConfigDicts.
+
+    As mmcv's (an ``addict.Dict``): ``update`` merges nested dicts instead of replacing them, a
+    missing attribute is an AttributeError ``'ConfigDict' object has no attribute 'x'``, and the
+    names of dict methods (``d.items = 1``) cannot be assigned as attributes.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -98,9 +118,13 @@ class ConfigDict(dict):
         super().__setitem__(key, _wrap(value))
 
     def update(self, *args, **kwargs):
-        """Like ``dict.update``, wrapping nested dicts."""
+        """Like ``dict.update``, but a dict given for a key that holds a dict is merged into it."""
         for key, value in dict(*args, **kwargs).items():
-            self[key] = value
+            current = self.get(key)
+            if isinstance(value, dict) and isinstance(current, ConfigDict):
+                current.update(value)
+            else:
+                self[key] = value
 
     def setdefault(self, key, default=None):
         """Like ``dict.setdefault``, wrapping nested dicts."""
@@ -114,9 +138,9 @@ class ConfigDict(dict):
 
     # dict's own `|` and `|=` bypass __setitem__, which would leave nested dicts unwrapped.
     def __or__(self, other):
-        merged = self.copy()
+        merged = _wrap(_plain(self))  # nested dicts copied: the merging update must not reach self
         merged.update(other)
-        return merged
+        return merged if type(merged) is type(self) else type(self)(merged)
 
     def __ior__(self, other):
         self.update(other)
@@ -133,16 +157,18 @@ class ConfigDict(dict):
         try:
             return self[name]
         except KeyError:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute or key '{name}'") from None
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
 
     def __setattr__(self, name, value):
+        if hasattr(type(self), name):
+            raise AttributeError(f"'{type(self).__name__}' object attribute '{name}' is read-only")
         self[name] = value
 
     def __delattr__(self, name):
         try:
             del self[name]
         except KeyError:
-            raise AttributeError(f"'{type(self).__name__}' object has no key '{name}'") from None
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
 
     def __dir__(self):
         return list(super().__dir__()) + [k for k in self if isinstance(k, str) and k.isidentifier()]
@@ -156,18 +182,20 @@ def _parse_text(text, fmt, filename):
     label = filename or '<string>'
     if fmt == 'py':
         return _exec_py(text, label)
+    looks_python = ' (the text looks like Python: is it a .py config?)' if 'dict(' in text else ''
     if fmt == 'json':
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ConfigError(f'invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}', label) from e
+            raise ConfigError(f'invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}{looks_python}',
+                              label) from e
     else:
         try:
             # safe_load only: a config must never be able to run code through python/* tags.
             data = yaml.safe_load(text)
         except yaml.YAMLError as e:
             hint = (' (python/* tags are refused: configs are read with yaml.safe_load)'
-                    if 'python/' in str(e) else '')
+                    if 'python/' in str(e) else looks_python)
             raise ConfigError(f'invalid YAML{hint}: {" ".join(str(e).split())}', label) from e
         if data is None:  # an empty YAML file
             data = {}
@@ -181,7 +209,11 @@ def _exec_py(text, label):
     try:
         code = compile(text, label, 'exec')
     except SyntaxError as e:
-        raise ConfigError(f'line {e.lineno}: {e.msg}', label) from e
+        # The parenthesis holds mmcv's words, so that code matching them keeps working.
+        error = ConfigSyntaxError(f'line {e.lineno}: {e.msg} (There are syntax errors in config file)',
+                                  label)
+        error.lineno, error.offset, error.text = e.lineno, e.offset, e.text
+        raise error from e
     namespace = {'__file__': label, '__name__': '__fastrun_config__'}
     try:
         exec(code, namespace)  # noqa: S102 - running the config is what a .py config is for
@@ -192,7 +224,7 @@ def _exec_py(text, label):
     dropped = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
     # `_name` variables are the config's private helpers, imports/functions are its tools.
     return {k: v for k, v in namespace.items()
-            if (k == BASE_KEY or not k.startswith('_')) and not isinstance(v, dropped)}
+            if (k in (BASE_KEY, DEPRECATION_KEY) or not k.startswith('_')) and not isinstance(v, dropped)}
 
 
 def _configs_in(folder, limit=6):
@@ -208,21 +240,139 @@ def _configs_in(folder, limit=6):
     return f"; config files in it: {', '.join(names[:limit])}{more}"
 
 
-def _read_file(path):
-    """(dict, text) of one config file; the format comes from the suffix."""
+def _read_text(path):
+    """(text, format) of one config file; the format comes from the suffix."""
     if osp.isdir(path):
         raise IsADirectoryError(errno.EISDIR, 'is a directory, not a config file' + _configs_in(path), path)
     if not osp.isfile(path):
         raise FileNotFoundError(errno.ENOENT, 'config file not found', path)
-    fmt = _FORMATS.get(osp.splitext(path)[1].lower())
+    fmt = _format_of(path)
     if fmt is None:
         raise ConfigError(f'unsupported config format; use one of {", ".join(_FORMATS)}', path)
     with open(path, encoding='utf-8') as f:
-        text = f.read()
-    return _parse_text(text, fmt, path), text
+        return f.read(), fmt
 
 
-def _load(path, chain=(), allow_python_bases=False, data_only=False):
+def _format_of(path):
+    return _FORMATS.get(osp.splitext(path)[1].lower())
+
+
+def _substitute_predefined(text, path):
+    """Put the file's own location in for ``{{ fileDirname }}`` and its three siblings (as mmcv)."""
+    dirname, basename = osp.split(path)
+    values = {'fileDirname': dirname, 'fileBasename': basename,
+              'fileBasenameNoExtension': osp.splitext(basename)[0], 'fileExtname': osp.splitext(path)[1]}
+    for name, value in values.items():
+        value = value.replace('\\', '/')  # a Windows path must not turn into escapes in a string
+        text = re.sub(r'\{\{\s*' + name + r'\s*\}\}', lambda _: value, text)
+    return text
+
+
+class _BaseRefs:
+    """The ``{{ _base_.x }}`` references of one config text.
+
+    Before the text is parsed, each reference becomes a quoted marker string, so that the text
+    is valid Python/JSON/YAML (mmcv's scheme); once the ``_base_`` files are read, each value
+    that is a marker is replaced by the value the reference names. A marker left anywhere else
+    (inside a longer string, as a key) means the reference did not stand for a whole value.
+    """
+
+    def __init__(self, text):
+        self.paths = {}  # marker -> dotted path after `_base_.`
+        token = uuid.uuid4().hex[:12]
+        self.pattern = re.compile(f'__fastrun_base_ref_{token}_[0-9]+__')
+        markers = {}
+
+        def mark(match):
+            path = match.group(1)
+            if path not in markers:
+                markers[path] = f'__fastrun_base_ref_{token}_{len(markers)}__'
+                self.paths[markers[path]] = path
+            return f'"{markers[path]}"'
+
+        self.text = _BASE_REF.sub(mark, text)
+
+    def substitute(self, data, base, label):
+        """``data`` with every marker replaced by its value in the merged ``base``."""
+        if not self.paths:
+            return data
+        return {k: self._substitute(v, base, label, str(k)) for k, v in data.items()}
+
+    def _substitute(self, value, base, label, where):
+        if isinstance(value, str) and value in self.paths:
+            return self._lookup(self.paths[value], base, label, where)
+        if isinstance(value, dict):
+            return {k: self._substitute(v, base, label, f'{where}.{k}') for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._substitute(v, base, label, f'{where}.{i}') for i, v in enumerate(value)]
+        if type(value) is tuple:
+            return tuple(self._substitute(v, base, label, f'{where}.{i}') for i, v in enumerate(value))
+        return value
+
+    @staticmethod
+    def _lookup(path, base, label, where):
+        node, parts = base, path.split('.')
+        for i, part in enumerate(parts):
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                missing = '.'.join(parts[:i + 1])
+                raise ConfigKeyError(f"{{{{_base_.{path}}}}}: its _base_ files define no '{missing}'",
+                                     label, where)
+        return _copy_tree(node)
+
+    def check_none_left(self, data, label, has_bases):
+        """Raise if a marker is still in ``data`` (a key, or inside a longer string)."""
+        if self.paths:
+            self._check(data, label, '', has_bases)
+
+    def _check(self, value, label, where, has_bases):
+        if isinstance(value, str):
+            found = self.pattern.search(value)
+            if found:
+                ref = f'{{{{_base_.{self.paths.get(found.group(0), "...")}}}}}'
+                reason = (f'{ref} must stand for a whole value (not part of a string or a key)'
+                          if has_bases else f'{ref} refers to a _base_ file, but this config has no _base_')
+                raise ConfigError(reason, label, where or None)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                inner = f'{where}.{k}' if where else str(k)
+                self._check(k, label, inner, has_bases)
+                self._check(v, label, inner, has_bases)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                self._check(v, label, f'{where}.{i}', has_bases)
+
+
+def _copy_tree(value):
+    """``value`` with its dicts, lists and tuples rebuilt (the leaves shared), so merging cannot reach it."""
+    if isinstance(value, dict) and not isinstance(value, Config):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_copy_tree(v) for v in value)
+    return value
+
+
+def _warn_deprecated(info, path):
+    """The warning mmcv gives for a config carrying ``_deprecation_ = dict(expected=..., reference=...)``."""
+    message = f'The config file {path} will be deprecated in the future.'
+    if isinstance(info, dict):
+        if 'expected' in info:
+            message += f' Please use {info["expected"]} instead.'
+        if 'reference' in info:
+            message += f' More information can be found at {info["reference"]}'
+    # Attributed to the first caller outside this module (what Python shows for __main__).
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
+
+
+def _load(path, chain=(), allow_python_bases=False, data_only=False, use_predefined_variables=True):
     """(resolved dict, text) of the config at ``path`` with its ``_base_`` files merged in.
 
     ``data_only``: ``path`` is a ``_base_`` of a JSON/YAML config (see :func:`_resolve_bases`).
@@ -231,24 +381,29 @@ def _load(path, chain=(), allow_python_bases=False, data_only=False):
     if path in chain:
         cycle = ' -> '.join(chain[chain.index(path):] + (path,))
         raise ConfigError(f'circular inheritance: {cycle}', chain[-1], BASE_KEY)
-    data, text = _read_file(path)
-    return _resolve_bases(data, f'{path}\n{text}', path, osp.dirname(path), chain + (path,),
-                          allow_python_bases, data_only or _format_of(path) != 'py')
+    raw, fmt = _read_text(path)
+    text = _substitute_predefined(raw, path) if use_predefined_variables else raw
+    refs = _BaseRefs(text)
+    data = _parse_text(refs.text, fmt, path)
+    if DEPRECATION_KEY in data:
+        _warn_deprecated(data.pop(DEPRECATION_KEY), path)
+    return _resolve_bases(data, f'{path}\n{raw}', path, osp.dirname(path), chain + (path,),
+                          allow_python_bases, data_only or fmt != 'py', refs)
 
 
-def _format_of(path):
-    return _FORMATS.get(osp.splitext(path)[1].lower())
-
-
-def _resolve_bases(data, text, label, base_dir, chain, allow_python_bases=False, data_only=False):
+def _resolve_bases(data, text, label, base_dir, chain, allow_python_bases=False, data_only=False,
+                   refs=None):
     """Merge ``data`` over its ``_base_`` files (relative to ``base_dir``); returns (dict, text).
 
     ``data_only``: ``data`` comes from a JSON/YAML config (or one of its bases). Reading such a
     config must never run code, so its bases are JSON/YAML too: a ``.py`` base is refused
     unless ``allow_python_bases``. A ``.py`` config may name bases of any format, as in mmcv.
+    ``refs``: the config's ``{{ _base_.x }}`` references (:class:`_BaseRefs`).
     """
     bases = data.pop(BASE_KEY, None)
     if bases is None:
+        if refs is not None:
+            refs.check_none_left(data, label, has_bases=False)
         return _strip_delete(data), text
     if isinstance(bases, str):
         bases = [bases]
@@ -273,18 +428,53 @@ def _resolve_bases(data, text, label, base_dir, chain, allow_python_bases=False,
             owner[key] = base_path
         merged.update(base_data)
         texts.append(base_text)
-    _merge_into(data, merged)
-    return _strip_delete(merged), '\n'.join(texts + [text])
+    if refs is not None:
+        data = refs.substitute(data, merged, label)
+        refs.check_none_left(data, label, has_bases=True)
+    return _strip_delete(_merge_over(data, merged, label)), '\n'.join(texts + [text])
 
 
-def _merge_into(src, dst):
-    """Merge ``src`` into ``dst`` in place: dicts merge recursively unless ``_delete_=True``."""
-    for key, value in src.items():
-        if isinstance(value, dict) and isinstance(dst.get(key), dict) and not value.pop(DELETE_KEY, False):
-            _merge_into(value, dst[key])
-        else:
-            dst[key] = value
-    return dst
+def _merge_over(child, base, label, allow_list_keys=False, where=''):
+    """``child`` merged over ``base`` (mmcv's ``_merge_a_into_b``); ``base`` itself is left unchanged.
+
+    A dict merges into the dict it replaces, key by key, unless it holds ``_delete_=True``; a
+    dict over a value that is not a dict is an error (over None it simply takes its place).
+    With ``allow_list_keys``, a dict keyed by indices (``{'0': ...}``) merges into a list.
+    """
+    out = list(base) if isinstance(base, (list, tuple)) else dict(base)
+    for key, value in child.items():
+        at = f'{where}.{key}' if where else str(key)
+        if allow_list_keys and isinstance(out, list) and isinstance(key, str) and key.isdigit():
+            index = int(key)
+            if index >= len(out):
+                raise _IndexKeyError(f"index {index} is out of range: '{where}' has {len(out)} items",
+                                     label, at)
+            out[index] = (_merge_over(value, out[index], label, allow_list_keys, at)
+                          if isinstance(value, dict) and isinstance(out[index], (dict, list, tuple))
+                          else _strip_delete(value))
+            continue
+        if isinstance(out, list):
+            raise ConfigTypeError(f"'{where}' is a list: set it whole, or give an index "
+                                  f'(allow_list_keys)', label, at)
+        if isinstance(value, dict) and key in out and not value.get(DELETE_KEY, False):
+            current = out[key]
+            if isinstance(current, dict) or (allow_list_keys and isinstance(current, (list, tuple))):
+                merged = _merge_over(value, current, label, allow_list_keys, at)
+                out[key] = tuple(merged) if type(current) is tuple else merged
+                continue
+            if current is not None:
+                raise _cannot_merge(current, label, at)
+        out[key] = _strip_delete(value)
+    return out
+
+
+def _cannot_merge(current, label, at):
+    return ConfigTypeError(f'a dict cannot be merged into the {type(current).__name__} {current!r} '
+                           f'it overrides; add _delete_=True to the dict to replace the value', label, at)
+
+
+class _IndexKeyError(ConfigKeyError, IndexError):
+    """An index past the end of a list (a KeyError, as mmcv raises, and an IndexError)."""
 
 
 def _strip_delete(value):
@@ -436,25 +626,67 @@ def _format(value, indent, used, shadowed=frozenset()):
 # --------------------------------------------------------------------------- Config
 
 
-class Config(ConfigDict):
-    """A resolved config: a ConfigDict that also knows its file, source text and how to dump itself."""
+def _keep_config_dict(method, mirror=False):
+    """A dict method of Config that works on its ``_cfg_dict`` (``mirror``: one that changes it)."""
+    if mirror:
+        def delegate(self, *args, **kwargs):
+            try:
+                return method(self._cfg_dict, *args, **kwargs)
+            finally:
+                self._mirror()
+    else:
+        def delegate(self, *args, **kwargs):
+            return method(self._cfg_dict, *args, **kwargs)
+    delegate.__name__ = method.__name__
+    delegate.__doc__ = method.__doc__
+    return delegate
+
+
+class Config(dict):
+    """A resolved config: its keys are attributes, it knows its file and source text and dumps itself.
+
+    As in mmcv, the content lives in ``cfg._cfg_dict`` (a :class:`ConfigDict`) and ``Config``
+    reads and writes through it: ``copy.copy(cfg)`` is a second Config over the same
+    ``_cfg_dict``, ``copy.deepcopy`` copies it. Unlike mmcv's, a Config is also a ``dict``
+    (``isinstance(cfg, dict)``, ``dict(cfg)``, ``json.dumps(cfg)`` and ``**cfg`` see its keys):
+    every dict method is Config's own, reading ``_cfg_dict``, and the dict's own storage mirrors
+    its top-level items for C code that reads a dict's storage directly (``json``). The mirror
+    follows changes made through this Config; a key set straight into ``_cfg_dict``, or through
+    a ``copy.copy`` of it, reaches that storage on the next change made through this Config.
+    """
 
     def __init__(self, cfg_dict=None, cfg_text=None, filename=None):
+        super().__init__()
         if cfg_dict is not None and not isinstance(cfg_dict, dict):
             raise TypeError(f'cfg_dict must be a dict, got {type(cfg_dict).__name__}')
-        super().__init__(cfg_dict or {})
-        object.__setattr__(self, '_filename', None if filename is None else os.fspath(filename))
+        filename = None if filename is None else os.fspath(filename)
+        for key in cfg_dict or ():
+            if key in RESERVED_KEYS:
+                raise ConfigKeyError(f"'{key}' is reserved for the config's own Config.{key}; "
+                                     f'rename the key', filename, key)
+        object.__setattr__(self, '_cfg_dict', ConfigDict(cfg_dict or {}))
+        object.__setattr__(self, '_filename', filename)
         object.__setattr__(self, '_text', cfg_text)
+        self._mirror()
+
+    def _mirror(self):
+        """Copy the top-level items of ``_cfg_dict`` into the dict's own storage."""
+        dict.clear(self)
+        dict.update(self, self.__dict__['_cfg_dict'])
 
     @classmethod
-    def fromfile(cls, filename, import_custom_modules=True, allow_python_bases=False):
+    def fromfile(cls, filename, use_predefined_variables=True, import_custom_modules=True,
+                 allow_python_bases=False):
         """Read a ``.py``/``.json``/``.yaml`` config with its ``_base_`` files; import its ``custom_imports``.
 
-        The ``_base_`` files of a JSON/YAML config must be JSON/YAML (reading it runs no code)
-        unless ``allow_python_bases``; a ``.py`` config may inherit from any format.
+        ``use_predefined_variables``: put the file's location in for ``{{ fileDirname }}`` and
+        the like (its ``_base_`` files always get theirs, as in mmcv). The ``_base_`` files of
+        a JSON/YAML config must be JSON/YAML (reading it runs no code) unless
+        ``allow_python_bases``; a ``.py`` config may inherit from any format.
         """
         filename = os.fspath(filename)
-        data, text = _load(filename, allow_python_bases=allow_python_bases)
+        data, text = _load(filename, allow_python_bases=allow_python_bases,
+                           use_predefined_variables=use_predefined_variables)
         cfg = cls(data, text, filename)
         if import_custom_modules and cfg.get('custom_imports'):
             _import_custom(cfg['custom_imports'], filename, osp.dirname(osp.abspath(filename)))
@@ -462,13 +694,19 @@ class Config(ConfigDict):
 
     @classmethod
     def fromstring(cls, cfg_str, file_format='.py', import_custom_modules=True, allow_python_bases=False):
-        """Read a config from text in the given format; ``_base_`` paths are relative to the working directory."""
+        """Read a config from text in the given format; ``_base_`` paths are relative to the working directory.
+
+        A text has no file, so ``{{ fileDirname }}`` and the like are left as they are.
+        """
         fmt = _FORMATS.get('.' + file_format.lower().lstrip('.'))
         if fmt is None:
             raise ConfigError(f'unsupported config format {file_format!r}; use one of {", ".join(_FORMATS)}')
-        data = _parse_text(cfg_str, fmt, None)
+        refs = _BaseRefs(cfg_str)
+        data = _parse_text(refs.text, fmt, None)
+        if DEPRECATION_KEY in data:
+            _warn_deprecated(data.pop(DEPRECATION_KEY), '<string>')
         data, text = _resolve_bases(data, cfg_str, '<string>', os.getcwd(), (), allow_python_bases,
-                                    data_only=fmt != 'py')
+                                    fmt != 'py', refs)
         cfg = cls(data, text)
         if import_custom_modules and cfg.get('custom_imports'):
             _import_custom(cfg['custom_imports'], '<string>', os.getcwd())
@@ -501,25 +739,33 @@ class Config(ConfigDict):
         return '\n'.join(lines) + '\n' if lines else ''
 
     def dump(self, file=None):
-        """Write the config to ``file`` (format by suffix: .py, .json, .yaml/.yml), or return ``pretty_text``."""
+        """Write the config to ``file`` (format by suffix: .py, .json, .yaml/.yml), or return it as text.
+
+        The text (``file=None``) is in the format of the file the config was read from:
+        ``pretty_text`` for a ``.py`` file or none, JSON or YAML otherwise (as mmcv).
+        """
         if file is None:
-            return self.pretty_text
+            fmt = _format_of(self.filename) if self.filename else 'py'
+            return self._dumps(fmt or 'py')
         file = os.fspath(file)
-        fmt = _FORMATS.get(osp.splitext(file)[1].lower())
-        if fmt == 'py':
-            text = self.pretty_text
-        elif fmt == 'json':
-            text = json.dumps(_plain(self), indent=4, ensure_ascii=False) + '\n'
-        elif fmt == 'yaml':
-            text = yaml.safe_dump(_plain(self, tuples=False), sort_keys=False, allow_unicode=True)
-        else:
+        fmt = _format_of(file)
+        if fmt is None:
             raise ConfigError(f'cannot dump to {file}: unsupported format; use one of {", ".join(_FORMATS)}',
                               self.filename)
+        text = self._dumps(fmt)
         if osp.dirname(file):
             os.makedirs(osp.dirname(file), exist_ok=True)
         with open(file, 'w', encoding='utf-8') as f:
             f.write(text)
         return None
+
+    def _dumps(self, fmt):
+        if fmt == 'py':
+            return self.pretty_text
+        if fmt == 'json':
+            return json.dumps(_plain(self))  # mmcv's layout: json.dumps' defaults
+        # Tuples become lists: YAML tags for them are python/* tags, which reading refuses.
+        return yaml.safe_dump(_plain(self, tuples=False), sort_keys=False, allow_unicode=True)
 
     def merge_from_dict(self, options, allow_list_keys=True):
         """Apply overrides such as ``{'optimizer.lr': 0.01, 'custom_hooks.0.priority': 'HIGH'}``.
@@ -531,29 +777,130 @@ class Config(ConfigDict):
             parts = str(full_key).split('.')
             if not all(parts):
                 raise KeyError(f"{self.filename or '<config>'}: bad option key '{full_key}'")
-            _set_in(self, parts, 0, copy.deepcopy(value), full_key, self.filename, allow_list_keys)
+            try:
+                _set_in(self._cfg_dict, parts, 0, copy.deepcopy(value), full_key, self.filename,
+                        allow_list_keys)
+            finally:
+                self._mirror()
+
+    # ---- attribute access, through _cfg_dict
 
     def __getattr__(self, name):
+        # Only called when ordinary lookup fails: _cfg_dict, _filename and _text are in __dict__.
+        cfg_dict = self.__dict__.get('_cfg_dict')
+        if name.startswith('__') or cfg_dict is None:  # dunder probes; while unpickling
+            raise AttributeError(name)
         try:
-            return super().__getattr__(name)
-        except AttributeError:
-            # __dict__ is read directly: while unpickling, _filename is not set yet.
-            raise AttributeError(f"{self.__dict__.get('_filename') or '<config>'}: "
-                                 f"config has no attribute or key '{name}'") from None
+            return cfg_dict[name]
+        except KeyError:
+            where = f" (config {self.__dict__['_filename']})" if self.__dict__.get('_filename') else ''
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'{where}") from None
+
+    __setattr__ = _keep_config_dict(ConfigDict.__setattr__, mirror=True)
+    __delattr__ = _keep_config_dict(ConfigDict.__delattr__, mirror=True)
+
+    def __dir__(self):
+        return list(super().__dir__()) + [k for k in self._cfg_dict if isinstance(k, str) and k.isidentifier()]
+
+    # ---- the dict interface, through _cfg_dict
+
+    __getitem__ = _keep_config_dict(ConfigDict.__getitem__)
+    __setitem__ = _keep_config_dict(ConfigDict.__setitem__, mirror=True)
+    __delitem__ = _keep_config_dict(ConfigDict.__delitem__, mirror=True)
+    __contains__ = _keep_config_dict(ConfigDict.__contains__)
+    __iter__ = _keep_config_dict(ConfigDict.__iter__)
+    __reversed__ = _keep_config_dict(ConfigDict.__reversed__)
+    __len__ = _keep_config_dict(ConfigDict.__len__)
+    __sizeof__ = _keep_config_dict(ConfigDict.__sizeof__)
+    keys = _keep_config_dict(ConfigDict.keys)
+    values = _keep_config_dict(ConfigDict.values)
+    items = _keep_config_dict(ConfigDict.items)
+    get = _keep_config_dict(ConfigDict.get)
+    pop = _keep_config_dict(ConfigDict.pop, mirror=True)
+    popitem = _keep_config_dict(ConfigDict.popitem, mirror=True)
+    setdefault = _keep_config_dict(ConfigDict.setdefault, mirror=True)
+    update = _keep_config_dict(ConfigDict.update, mirror=True)
+    clear = _keep_config_dict(ConfigDict.clear, mirror=True)
+    to_dict = _keep_config_dict(ConfigDict.to_dict)
+
+    def __eq__(self, other):
+        return self._cfg_dict == (other._cfg_dict if isinstance(other, Config) else other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None
+
+    def __or__(self, other):
+        # Nested dicts copied on both sides: the merging update must reach neither operand.
+        merged = type(self)(_copy_tree(self._cfg_dict), self.__dict__.get('_text'), self.filename)
+        merged.update(_copy_tree(other))
+        return merged
+
+    def __ror__(self, other):
+        if not isinstance(other, dict):
+            return NotImplemented
+        merged = ConfigDict(_copy_tree(other))
+        merged.update(self._cfg_dict.to_dict())
+        return merged
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
 
     def copy(self):
-        """A shallow copy that keeps the filename and text."""
-        return type(self)(self, self.__dict__.get('_text'), self.filename)
+        """A shallow copy (a new ``_cfg_dict`` with the same values) that keeps the filename and text."""
+        return type(self)(self._cfg_dict, self.__dict__.get('_text'), self.filename)
+
+    def __copy__(self):
+        # mmcv's: the copy shares _cfg_dict with the original.
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)
+        other._mirror()
+        return other
+
+    def __deepcopy__(self, memo):
+        other = type(self).__new__(type(self))
+        memo[id(self)] = other
+        for key, value in self.__dict__.items():
+            object.__setattr__(other, key, copy.deepcopy(value, memo))
+        other._mirror()
+        return other
+
+    def __getstate__(self):
+        return self._cfg_dict, self.__dict__.get('_filename'), self.__dict__.get('_text')
+
+    def __setstate__(self, state):
+        if isinstance(state, dict):  # pickled when Config kept its items in the dict itself
+            state = (self.__dict__.get('_cfg_dict') or ConfigDict(), state.get('_filename'),
+                     state.get('_text'))
+        for name, value in zip(('_cfg_dict', '_filename', '_text'), state):
+            object.__setattr__(self, name, value)
+        self._mirror()
+
+    def __reduce_ex__(self, protocol):
+        # No dict items in the pickle: they would be set before __setstate__ gives _cfg_dict.
+        return _new_config, (type(self),), self.__getstate__()
 
     def __repr__(self):
-        return f'Config (path: {self.filename}): {dict.__repr__(self)}'
+        return f'Config (path: {self.filename}): {self._cfg_dict!r}'
 
 
-def _merged(old, new):
-    """The value an override ``new`` leaves where ``old`` was."""
-    if isinstance(new, dict) and isinstance(old, dict) and not new.pop(DELETE_KEY, False):
-        return _strip_delete(_merge_into(new, old))
-    return _strip_delete(new)
+def _new_config(cls):
+    """An empty ``cls`` instance for unpickling (its state comes next)."""
+    other = cls.__new__(cls)
+    object.__setattr__(other, '_cfg_dict', ConfigDict())
+    return other
+
+
+def _merged(old, new, filename, full_key, allow_list_keys):
+    """The value an override ``new`` leaves where ``old`` was (the rules of :func:`_merge_over`)."""
+    if old is None or not isinstance(new, dict) or new.get(DELETE_KEY, False):
+        return _strip_delete(new)
+    if isinstance(old, dict) or (allow_list_keys and isinstance(old, (list, tuple))):
+        merged = _merge_over(new, old, filename, allow_list_keys, full_key)
+        return tuple(merged) if type(old) is tuple else merged
+    raise _cannot_merge(old, filename, full_key)
 
 
 def _set_in(node, parts, i, value, full_key, filename, allow_list_keys):
@@ -566,9 +913,9 @@ def _set_in(node, parts, i, value, full_key, filename, allow_list_keys):
             raise KeyError(f"{where}: option '{full_key}': '{at}' is a list, so '{key}' must be an index")
         index = int(key)
         if index >= len(node):
-            raise IndexError(f"{where}: option '{full_key}': index {index} is out of range, "
-                             f"'{at}' has {len(node)} items")
-        new = _merged(node[index], value) if last else _set_in(
+            raise _IndexKeyError(f"option '{full_key}': index {index} is out of range, "
+                                 f"'{at}' has {len(node)} items", filename)
+        new = _merged(node[index], value, filename, full_key, allow_list_keys) if last else _set_in(
             node[index], parts, i + 1, value, full_key, filename, allow_list_keys)
         if isinstance(node, tuple):
             return node[:index] + (new,) + node[index + 1:]
@@ -576,7 +923,7 @@ def _set_in(node, parts, i, value, full_key, filename, allow_list_keys):
         return node
     if isinstance(node, dict):
         if last:
-            node[key] = _merged(node.get(key), value)
+            node[key] = _merged(node.get(key), value, filename, full_key, allow_list_keys)
         else:
             child = node.get(key)
             if child is None and allow_list_keys and parts[i + 1].isdigit():
@@ -596,8 +943,18 @@ def _set_in(node, parts, i, value, full_key, filename, allow_list_keys):
 # --------------------------------------------------------------------------- command-line options
 
 
+class OptionValueError(ValueError, AssertionError):
+    """A ``--cfg-options`` value that cannot be parsed (unbalanced brackets).
+
+    Also an AssertionError: mmcv's DictAction asserts on these, and code catching that keeps working.
+    """
+
+
 def _scan(text):
-    """(top-level comma positions, index closing the bracket opened at text[0] or None), quotes skipped."""
+    """(top-level comma positions, index closing the bracket opened at text[0] or None, final depth).
+
+    Quoted parts are skipped.
+    """
     commas, depth, quote, close, i = [], 0, None, None, 0
     while i < len(text):
         c = text[i]
@@ -617,13 +974,30 @@ def _scan(text):
         elif c == ',' and depth == 0:
             commas.append(i)
         i += 1
-    return commas, close
+    return commas, close, depth
+
+
+def _bare_word(text):
+    """A value that is no Python literal, read as mmcv's DictAction does: int, float, bool, None, else str."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text.lower() in ('true', 'false'):
+        return text.lower() == 'true'
+    return None if text == 'None' else text
 
 
 def _parse_value(text):
-    """One ``--cfg-options`` value: a Python literal, else a comma list of values, else the raw string."""
+    """One ``--cfg-options`` value: a Python literal, else a comma list of values, else a bare word.
+
+    Never evaluates code: ``ast.literal_eval`` reads literals; ``[a, (b, 1)]`` and ``a,b`` are
+    split at their top-level commas (a bare ``1,2,3`` is a list, as in mmcv); a bare word is an
+    int, a float, ``true``/``false`` in any case, ``None``, or else the string itself.
+    """
     text = text.strip()
-    commas, close = _scan(text)
+    commas, close, depth = _scan(text)
     if commas:
         # A bare `1,2,3` is a list (mmcv behaviour), not the tuple literal_eval would make of it.
         pieces = [text[a + 1:b] for a, b in zip([-1] + commas, commas + [len(text)])]
@@ -632,14 +1006,16 @@ def _parse_value(text):
         return ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         pass
+    if depth != 0 and ',' in text:
+        raise OptionValueError(f'unbalanced brackets in {text!r}')
     if close == len(text) - 1 and text[0] + text[-1] in ('[]', '()'):
         # `[a,b]` with bare words: parse the items one by one, like mmcv's DictAction.
         inner = text[1:-1]
-        commas, _ = _scan(inner)
+        commas, _, _ = _scan(inner)
         pieces = [inner[a + 1:b] for a, b in zip([-1] + commas, commas + [len(inner)])]
         items = [_parse_value(p) for p in pieces if p.strip()]
         return items if text[0] == '[' else tuple(items)
-    return text
+    return _bare_word(text)
 
 
 def parse_cfg_options(options):
@@ -651,18 +1027,35 @@ def parse_cfg_options(options):
         key, sep, raw = option.partition('=')
         if not sep or not key.strip():
             raise ValueError(f'config option {option!r} is not of the form key=value')
-        parsed[key.strip()] = _parse_value(raw)
+        try:
+            parsed[key.strip()] = _parse_value(raw)
+        except OptionValueError as e:
+            raise OptionValueError(f'config option {key.strip()!r}: {e}') from None
     return parsed
 
 
 class DictAction(argparse.Action):
-    """argparse action for ``--cfg-options a.b=1 c=x,y`` (use ``nargs='+'``): stores a dict of parsed values."""
+    """argparse action for ``--cfg-options a.b=1 c=x,y`` (use ``nargs='+'``): stores a dict of parsed values.
+
+    Values are read as :func:`parse_cfg_options` says. An option without ``=`` is an argparse
+    usage error; unbalanced brackets raise :class:`OptionValueError` (an AssertionError, as in
+    mmcv), or a usage error too when the argument is added with ``usage_errors=True``.
+    Repeating the option adds to the dict.
+    """
+
+    def __init__(self, *args, usage_errors=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.usage_errors = usage_errors
 
     def __call__(self, parser, namespace, values, option_string=None):
         if isinstance(values, str):
             values = [values]
         try:
             parsed = parse_cfg_options(values)
+        except OptionValueError as e:
+            if not self.usage_errors:
+                raise
+            raise argparse.ArgumentError(self, str(e)) from e
         except ValueError as e:
             raise argparse.ArgumentError(self, str(e)) from e
         options = dict(getattr(namespace, self.dest, None) or {})
