@@ -12,7 +12,7 @@ from ...registry import MODELS
 from ..base import BaseModule, ModuleList
 from ..layers import build_norm_layer, trunc_normal_
 from ..transformer import (FFN, PatchEmbed, PatchMerging, ShiftWindowMSA, WindowMSA,
-                           resize_pos_embed, resize_relative_position_bias_table, to_2tuple)
+                           resize_pos_embed, resize_relative_position_bias_table)
 from .vision_transformer import _arch_settings, _checkpointed
 
 __all__ = ['SwinBlock', 'SwinBlockSequence', 'SwinTransformer']
