@@ -3,6 +3,7 @@ import copy
 import logging
 import math
 import os
+import os.path as osp
 import warnings
 from collections import OrderedDict
 
@@ -10,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from .. import storage
-from ..checkpoint import load_state_dict, read_checkpoint
+from ..checkpoint import is_local_scheme, load_state_dict, read_any
 
 __all__ = ['BaseModule', 'Sequential', 'ModuleList', 'ModuleDict', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
 
@@ -61,10 +62,11 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
     :func:`load_state_dict`. Reads with ``weights_only=True``: only tensors and plain types.
     """
     path = os.fspath(checkpoint)
-    if not storage.isfile(path):  # a local path or an fsspec URL (s3://, https://...)
+    # A local path or an fsspec URL (s3://...); model-zoo names and https:// have their loaders.
+    if is_local_scheme(path) and not storage.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f"checkpoint file {storage.redact(path)!r} not found (init_cfg key "
                                 f"'checkpoint' of {type(module).__name__})")
-    ckpt = read_checkpoint(path, map_location=map_location)
+    ckpt = read_any(path, map_location=map_location)
     state_dict = ckpt['state_dict'] if isinstance(ckpt, dict) and 'state_dict' in ckpt else ckpt
     if not isinstance(state_dict, dict):
         raise TypeError(f'{path}: expected a state dict or a dict with a "state_dict" key, '
