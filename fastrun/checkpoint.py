@@ -21,6 +21,8 @@ import struct
 import time
 import warnings
 from collections import OrderedDict
+from functools import partial
+from itertools import chain
 
 import torch
 
@@ -747,16 +749,29 @@ def load_state_dict(module, state_dict, strict=False, logger=None, quiet=False):
     module = _unwrap(module)
     if not isinstance(state_dict, dict):
         raise TypeError(f'state_dict must be a dict, got {type(state_dict).__name__}')
-    own = module.state_dict()
-    mismatched = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in state_dict.items()
-                  if k in own and torch.is_tensor(v) and tuple(v.shape) != tuple(own[k].shape)]
+    mismatched = []
+
+    def skip_mismatched(owner, sd, prefix, *args):
+        # Runs after the owner's own load hooks (registered later), so a hook that adapts a
+        # tensor (a position embedding for another image size) does so before shapes are compared.
+        for name, own in chain(owner._parameters.items(), owner._buffers.items()):
+            if own is None or name in owner._non_persistent_buffers_set:
+                continue
+            value = sd.get(prefix + name)
+            if torch.is_tensor(value) and tuple(value.shape) != tuple(own.shape):
+                mismatched.append((prefix + name, tuple(value.shape), tuple(own.shape)))
+                del sd[prefix + name]
+
+    handles = [m._register_load_state_dict_pre_hook(partial(skip_mismatched, m))
+               for m in module.modules()]
+    try:
+        # torch's own matching (not a key diff of ours) so modules' load hooks can remap keys;
+        # torch copies the dict first, so the caller's is left as it was.
+        result = module.load_state_dict(state_dict, strict=False)
+    finally:
+        for handle in handles:
+            handle.remove()
     bad = {k for k, _, _ in mismatched}
-    loadable = OrderedDict((k, v) for k, v in state_dict.items() if k not in bad)
-    metadata = getattr(state_dict, '_metadata', None)
-    if metadata is not None:
-        loadable._metadata = metadata
-    # torch's own matching (not a key diff of ours) so modules' load hooks can remap keys.
-    result = module.load_state_dict(loadable, strict=False)
     report = dict(missing=[k for k in result.missing_keys
                            if k not in bad and 'num_batches_tracked' not in k],
                   unexpected=list(result.unexpected_keys), mismatched=mismatched)

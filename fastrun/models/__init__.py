@@ -1,5 +1,5 @@
 """Models with mmclassification 0.x semantics: ImageClassifier, backbones, necks, heads, init_cfg."""
-from . import layers
+from . import layers, transformer
 from .backbones import *  # noqa: F401,F403
 from .backbones import __all__ as _backbones
 from .base import (INIT_TYPES, BaseModule, ModuleDict, ModuleList, Sequential, initialize,
@@ -7,8 +7,9 @@ from .base import (INIT_TYPES, BaseModule, ModuleDict, ModuleList, Sequential, i
 from .classifier import ImageClassifier
 from .heads import CrossEntropyLoss, LinearClsHead, topk_accuracy
 from .necks import GlobalAveragePooling
+from .transformer_heads import DeiTClsHead, VisionTransformerClsHead
 
 __all__ = sorted({'BaseModule', 'ModuleDict', 'ModuleList', 'Sequential', 'CrossEntropyLoss',
                   'GlobalAveragePooling', 'INIT_TYPES', 'ImageClassifier', 'LinearClsHead',
                   'initialize', 'layers', 'load_pretrained', 'load_state_dict', 'topk_accuracy',
-                  *_backbones})
+                  'DeiTClsHead', 'VisionTransformerClsHead', 'transformer', *_backbones})
