@@ -19,6 +19,9 @@ from .logger.base import LoggerHook
 #: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
 DEFAULT_GREATER_KEYS = ('acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU', 'mAcc',
                         'aAcc')
+#: Arguments of DistEvalHook that EvalHook (one process) ignores.
+_DIST_ONLY = ('gpu_collect', 'tmpdir', 'broadcast_bn_buffer')
+
 #: Metric keys (or parts of keys) for which a smaller value is better.
 DEFAULT_LESS_KEYS = ('loss',)
 
@@ -93,7 +96,7 @@ class EvalHook(Hook):
             raise TypeError(f'dataloader must be a DataLoader (with a .dataset), '
                             f'but got {type(dataloader)}')
         if not isinstance(interval, int) or interval <= 0:
-            raise ValueError(f'interval must be a positive number, but got {interval}')
+            raise ValueError(f'interval must be a positive number, but got {interval!r}')
         if not isinstance(by_epoch, bool):
             raise ArgumentTypeError(f'by_epoch must be a bool, got {by_epoch!r}')
         if start is not None and start < 0:
@@ -118,6 +121,12 @@ class EvalHook(Hook):
                           else _str_keys(less_keys, 'less_keys'))
         self.out_dir = out_dir
         self.file_client_args = file_client_args
+        if not isinstance(self, DistEvalHook):
+            # DistEvalHook's own options, in a config shared by one-process and distributed
+            # runs: they concern several processes, so one process has nothing to do with them
+            # (passing them on to dataset.evaluate would fail at the first evaluation).
+            for name in _DIST_ONLY:
+                eval_kwargs.pop(name, None)
         self.eval_kwargs = eval_kwargs
         self.rule = rule
         self.key_indicator = save_best
