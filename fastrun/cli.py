@@ -263,7 +263,8 @@ class _StartUndo:
             return
         ours = {'config.py', f'{self.timestamp}.log', f'{self.timestamp}.log.json'}
         new = set(os.listdir(folder)) - self.before
-        if not new <= ours or self._logged_values(osp.join(folder, f'{self.timestamp}.log.json')):
+        json_log = f'{self.timestamp}.log.json'
+        if not new <= ours or (json_log in new and self._logged_values(osp.join(folder, json_log))):
             return  # checkpoints or logged values: the run had started, its files are kept
         logger = logging.getLogger('fastrun')
         for handler in list(logger.handlers):
