@@ -231,9 +231,23 @@ def cmd_train(args):
     try:
         return _train(args, cfg, rank, world_size, distributed, local_dir, timestamp)
     except Exception as e:
+        _name_the_option(e, cfg, given_by)
         if rank == 0 and not isinstance(e, FloatingPointError) and user_error(e, cfg) is not None:
             undo.forget_the_start()
         raise
+
+
+def _name_the_option(exc, cfg, given_by):
+    """Add ``(set by --resume-from)`` to a checkpoint error about the file an option named."""
+    checkpoint_error = _checkpoint_errors()[:1]
+    if not checkpoint_error or not isinstance(exc, checkpoint_error[0]) or not exc.args:
+        return
+    message = str(exc.args[0])
+    for key in ('resume_from', 'load_from'):
+        path = cfg.get(key)
+        if key in given_by and isinstance(path, str) and message.startswith(path):
+            exc.args = (f'{message} (set by {given_by[key]})',) + exc.args[1:]
+            return
 
 
 class _StartUndo:
@@ -415,7 +429,8 @@ def cmd_test(args):
 
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
     data = cfg.get('data')
-    split = (data.get('test') or data.get('val')) if isinstance(data, dict) else None
+    split_name = next((k for k in ('test', 'val') if isinstance(data, dict) and data.get(k)), 'test')
+    split = data.get(split_name) if isinstance(data, dict) else None
     if split is None:
         raise ConfigError('fastrun test needs data.test (or data.val) to evaluate on', cfg.filename,
                           'data.test')
@@ -458,6 +473,9 @@ def cmd_test(args):
             metric_options['topk'] = (metric_options['topk'],)
     kwargs = {} if metric_options is None else dict(metric_options=metric_options)
     scores = dataset.evaluate(results, metric=metrics, **kwargs)
+    # Which samples the numbers are of: data.val stands in when there is no data.test.
+    print(f'{type(dataset).__name__} of data.{split_name}: {len(dataset)} samples, '
+          f'checkpoint {_shown_path(args.checkpoint)}')
     _print_table([(k, float(v) if not isinstance(v, (list, tuple)) else v) for k, v in scores.items()])
     if args.out:
         with open(args.out, 'w') as f:

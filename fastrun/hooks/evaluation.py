@@ -309,9 +309,12 @@ class EvalHook(Hook):
             hook_msgs.update(before)
 
         # Refused for a model holding NaN/inf (FloatingPointError): never a broken best.
+        # As the run's CheckpointHook saves (save_optimizer=False: no optimizer in the best
+        # file either), so that the best file can be a hard link to that stage's checkpoint.
+        saver = next((h for h in runner.hooks if type(h).__name__ == 'CheckpointHook'), None)
         runner.run_state.save_at_stage_end(runner, getattr(self, '_stage', None), self.save_dir,
-                                           name, create_symlink=False, written=written,
-                                           failed=failed)
+                                           name, save_optimizer=getattr(saver, 'save_optimizer', True),
+                                           create_symlink=False, written=written, failed=failed)
 
     def _remove_previous(self, runner, previous, path):
         """Delete the previous best file, only if it is a ``best_*.pth`` of this hook's folder.
@@ -328,7 +331,14 @@ class EvalHook(Hook):
         except (ValueError, OSError):  # not a path fastrun can use (a URL of no known backend...)
             same, inside = False, False
         name = storage.basename(previous)
-        if not inside or not name.startswith('best_') or not name.endswith('.pth'):
+        is_best_name = name.startswith('best_') and name.endswith('.pth')
+        if is_best_name and not inside:
+            # A resume into another work dir: the best so far is the other run's file.
+            runner.logger.warning('The previous best checkpoint %s belongs to another folder (this '
+                                  "run saves to %s): left alone, and this run's best is saved here",
+                                  storage.redact(previous), storage.redact(self.save_dir))
+            return
+        if not is_best_name:
             runner.logger.warning('The previous best checkpoint %s is not a best_*.pth file of %s: '
                                   'left alone', storage.redact(previous), storage.redact(self.save_dir))
             return
