@@ -460,6 +460,10 @@ def check_values(cfg):
         start = evaluation.get('start')
         if start is not None and not (_is_int(start) and start >= 0):
             fail('evaluation.start', f'must be None or a non-negative int, got {start!r}')
+        rule = evaluation.get('rule')
+        if rule not in (None, 'greater', 'less'):
+            fail('evaluation.rule', f"must be 'greater', 'less' or None (inferred from the "
+                                    f'save_best metric), got {rule!r}')
         _check_metrics(cfg, evaluation)
 
 

@@ -31,6 +31,9 @@ FAULTS = {
     'evaluation interval a string': ("evaluation = dict(interval='1')", 'evaluation.interval',
                                      "must be a positive int, got '1'"),
     'evaluation start negative': ('evaluation = dict(start=-1)', 'evaluation.start', 'got -1'),
+    'evaluation rule': ("evaluation = dict(save_best='auto', rule='most')", 'evaluation.rule',
+                        "must be 'greater', 'less' or None (inferred from the save_best metric), "
+                        "got 'most'"),
     'top-level typo': ('chekpoint_config = dict(interval=1)', 'chekpoint_config',
                        "one edit away from 'checkpoint_config'"),
     'top-level swap': ('log_cofnig = dict(interval=1)', 'log_cofnig', "'log_config'"),
@@ -166,3 +169,15 @@ def test_an_evaluation_start_after_the_last_epoch_warns_once(cfg_dir, capsys):
                                                               'evaluation.start=200']):
         code, _, err = fastrun(capsys, 'train', 'base.py', '--work-dir', 'w3', '--no-progress', *options)
         assert code == 0 and 'will not evaluate' not in err
+
+
+def test_a_value_a_constructor_refuses_shows_its_repr_and_leaves_nothing(cfg_dir, capsys):
+    # Refused while building (after the config was logged): the last line is the error.
+    write(cfg_dir / 'bad.py', "_base_ = './base.py'\nlr_config = dict(policy='step', step=[2], "
+                              "warmup='linear', warmup_iters='5')\n")
+    code, _, err = fastrun(capsys, 'train', 'bad.py', '--work-dir', 'w', '--no-progress')
+    assert code == 2 and 'Traceback' not in err
+    assert err.strip().splitlines()[-1] == (
+        "fastrun: error: bad.py: lr_config: StepLrUpdaterHook: warmup_iters must be an int, got "
+        "str '5'")
+    assert not os.path.exists('w')

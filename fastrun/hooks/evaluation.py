@@ -108,7 +108,7 @@ class EvalHook(Hook):
         if not (save_best is None or isinstance(save_best, str)):
             raise ArgumentTypeError(f'save_best must be a str, True or None, got {save_best!r}')
         if rule is not None and rule not in self.rule_map:
-            raise KeyError(f'rule must be greater, less or None, but got {rule}.')
+            raise KeyError(f'rule must be greater, less or None, but got {rule!r}.')
         self.dataloader = dataloader
         self.start = start
         self.interval = interval

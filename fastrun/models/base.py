@@ -99,7 +99,7 @@ class _Init:
             raise TypeError(f'bias must be a number, got {type(bias).__name__}')
         if bias_prob is not None:
             if not 0 < bias_prob < 1:
-                raise ValueError(f'bias_prob must be in (0, 1), got {bias_prob}')
+                raise ValueError(f'bias_prob must be in (0, 1), got {bias_prob!r}')
             # The bias making sigmoid(bias) == bias_prob (mmcv's bias_init_with_prob).
             bias = float(-math.log((1 - bias_prob) / bias_prob))
         if layer is None:
