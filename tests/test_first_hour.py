@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from fastrun import Runner
 from fastrun.hooks.evaluation import EvalHook
@@ -55,17 +56,18 @@ def test_without_optimizer_state_the_best_file_is_a_hard_link_to_the_epochs_chec
     assert os.stat(best).st_ino == os.stat(epoch).st_ino  # one file written, not two
 
 
-class Scored:
-    """A val loader whose data set scores ``acc`` higher at every evaluation."""
+class Rising(TensorDataset):
+    """A val set whose ``acc`` is higher at every evaluation (each one beats the best)."""
 
-    dataset = type('Set', (), {'n': 0, 'evaluate': lambda self, results, logger=None: {
-        'acc': float(setattr(type(self), 'n', type(self).n + 1) or type(self).n)}})()
+    calls = 0
 
-    def __iter__(self):
-        return iter([(torch.ones(2, 4), torch.zeros(2, 1))])
+    def evaluate(self, results, logger=None):
+        type(self).calls += 1
+        return {'acc': float(type(self).calls)}
 
-    def __len__(self):
-        return 1
+
+def scored_loader():
+    return DataLoader(Rising(torch.ones(2, 4), torch.zeros(2, 1)), batch_size=2)
 
 
 def test_a_best_file_of_another_folder_is_said_to_belong_there(tmp_path):
@@ -75,7 +77,7 @@ def test_a_best_file_of_another_folder_is_said_to_belong_there(tmp_path):
         runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                         work_dir=str(work), max_epochs=epochs, logger=logger)
         runner.register_training_hooks(None, dict(), dict(interval=1))
-        runner.register_hook(EvalHook(Scored(), save_best='acc', rule='greater',
+        runner.register_hook(EvalHook(scored_loader(), save_best='acc', rule='greater',
                                       test_fn=lambda model, loader: []), 'LOW')
         return runner
 
