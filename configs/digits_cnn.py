@@ -1,5 +1,5 @@
 # The main job: a small CNN on scikit-learn's bundled 8x8 digits (1,797 images, no download).
-# `fastrun train configs/digits_cnn.py` trains it on 2 CPU cores in about a minute.
+# `fastrun train configs/digits_cnn.py` trains it on 2 CPU cores in about 5 s (12 epochs).
 
 model = dict(
     type='ImageClassifier',

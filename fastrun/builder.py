@@ -366,7 +366,7 @@ def train_model(model, datasets, cfg, distributed=False, validate=True, timestam
         runner.resume(cfg['resume_from'], weights_only=weights_only)
     elif cfg.get('load_from'):
         runner.load_checkpoint(cfg['load_from'], weights_only=weights_only)
-    summary = RunSummary(runner, hook_times=hook_times_requested(cfg))
+    summary = RunSummary(runner, hook_times=hook_times_requested(cfg), config=cfg)
     runner.run(data_loaders, cfg.get('workflow', [('train', 1)]))
     summary.log()
     storage.wait_uploads()  # the summary is in the text log: a URL work dir gets it too

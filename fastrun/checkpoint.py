@@ -590,8 +590,11 @@ def read_checkpoint(filename, map_location='cpu', weights_only=True, verify=True
                     f'{_describe(filename)}: refused to unpickle objects other than tensors and plain '
                     f'types (weights_only=True): {what} Load it with weights_only=False '
                     f'(--unsafe-load) only if you trust the file.') from e
+            # torch's first sentence says what failed; the rest of its text (a paragraph about
+            # miniz and how files get corrupted) is what this message says in a few words.
+            cause = first.split('. ', 1)[0].rstrip('.')
             raise CheckpointError(f'{_describe(filename)}: cannot read the checkpoint '
-                                  f'({type(e).__name__}: {first}); it may be truncated or corrupt: '
+                                  f'({type(e).__name__}: {cause}); it may be truncated or corrupt: '
                                   f'{_corrupt_hint(filename)}') from e
     if verify:
         differs = checksum_mismatch(checkpoint)

@@ -87,9 +87,25 @@ def _warn_in_one_line(check, *args, **kwargs):
     for w in caught:
         if issubclass(w.category, UserWarning):
             print(f'fastrun: warning: {w.message}', file=sys.stderr)
+            _printed_warnings.append(str(w.message))
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return result
+
+
+#: The warnings printed before the text log existed; ``fastrun train`` writes them into it.
+_printed_warnings = []
+
+
+def _write_to_log_file(logger, messages, level='WARNING'):
+    """Write ``messages`` to the file handlers of ``logger`` only (the terminal has them)."""
+    import logging
+    for message in messages:
+        record = logger.makeRecord(logger.name, logging.getLevelName(level), __file__, 0, message,
+                                   None, None)
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
+                handler.handle(record)
 
 
 def _use_progress_bar(args, rank):
@@ -109,43 +125,85 @@ def _read_config(args):
     bad ``--cfg-options`` or a missing file is reported before torch is imported (1-2.5 s).
     """
     from .config import check_unknown_keys
+    from .config_keys import check_top_level_typos
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
+    check_top_level_typos(cfg)  # before the warnings: the typo is the error, not a warning
     _warn_in_one_line(check_unknown_keys, cfg)
     return cfg
 
 
+def _check_checkpoint_paths(cfg, given_by):
+    """A ``resume_from`` / ``load_from`` file that is not there: the error lists its folder.
+
+    ``given_by``: ``{key: option}`` of the keys set on the command line (named in the message).
+    URLs are left to the type checks (no I/O here).
+    """
+    from .config import ConfigError
+    from .storage import is_url
+    for key in ('resume_from', 'load_from'):
+        path = cfg.get(key)
+        if not isinstance(path, str) or is_url(path) or osp.isfile(path):
+            continue
+        option = f' (set by {given_by[key]})' if key in given_by else ''
+        folder = osp.dirname(path) or '.'
+        if osp.isdir(path):
+            reason = f'{path} is a folder, not a checkpoint file'
+            folder = path
+        else:
+            reason = f'checkpoint file not found: {path}'
+        if osp.isdir(folder):
+            names = sorted(n for n in os.listdir(folder) if n.endswith('.pth'))
+            shown = f'{folder.rstrip(os.sep)}{os.sep}'
+            if names:
+                more = f' and {len(names) - 12} more' if len(names) > 12 else ''
+                reason += f'; the checkpoints in {shown}: {", ".join(names[:12])}{more}'
+            else:
+                reason += f'; {shown} holds no .pth file'
+        else:
+            reason += f'; there is no folder {folder}'
+        raise ConfigError(reason + option, cfg.filename, key)
+
+
 def cmd_train(args):
-    """fastrun train: check the config, build everything from it and train."""
+    """fastrun train: check the config, build everything from it and train.
+
+    A run that fails before training (a value a constructor refuses, a checkpoint that does
+    not load) leaves the work dir as it found it: the ``config.py`` and logs it wrote are
+    removed (a previous run's ``config.py`` is put back).
+    """
     from .config import check_types
 
+    del _printed_warnings[:]
     cfg = _read_config(args)
+    given_by = {}
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
+        given_by['work_dir'] = '--work-dir'
     elif not cfg.get('work_dir'):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
+        given_by['resume_from'] = '--resume-from'
     if args.load_from is not None:
         cfg.load_from = args.load_from
+        given_by['load_from'] = '--load-from'
     if args.num_threads is not None:
         cfg.num_threads = args.num_threads
+    _check_checkpoint_paths(cfg, given_by)
     check_types(cfg)  # with the command line's overrides, still before torch is imported
 
     import torch
 
     from . import storage
-    from .builder import build_model, set_random_seed, train_model
-    from .dist import init_dist
-    from .log import get_logger
-    from .preflight import check_config, check_log_interval, iterations_per_epoch
+    from .preflight import check_config, check_work_dir
 
     distributed = args.launcher != 'none'
     _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
+    check_work_dir(cfg, given_by.get('work_dir'))
     if cfg.get('num_threads') is not None:
         # Before any tensor work: torch sizes its intra-op pool from this (default: one thread
         # per core, which spin against other processes on a shared machine).
         torch.set_num_threads(cfg.num_threads)
-    auto_resume = args.auto_resume or cfg.get('auto_resume')
     if args.seed is not None:
         cfg.seed = args.seed
     if args.deterministic:
@@ -156,6 +214,7 @@ def cmd_train(args):
         cfg.profiling = dict(cfg.get('profiling') or {}, hook_times=True)
 
     if distributed:
+        from .dist import init_dist
         init_dist(args.launcher, **(cfg.get('dist_params') or {}))
     from .dist import get_dist_info
     rank, world_size = get_dist_info()
@@ -164,12 +223,146 @@ def cmd_train(args):
     # and uploaded (the runner mirrors that folder to the URL).
     if rank == 0:
         storage.check_access(cfg.work_dir)  # a missing bucket or no credentials: fail now
+    local = storage.normalize(cfg.work_dir) if not storage.is_remote(cfg.work_dir) else None
+    undo = _StartUndo(local if local is None or osp.isdir(local) else None, local)
     local_dir, _ = storage.local_work_dir(cfg.work_dir)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    undo.watch(local_dir, timestamp)
+    try:
+        return _train(args, cfg, rank, world_size, distributed, local_dir, timestamp)
+    except Exception as e:
+        _name_the_option(e, cfg, given_by)
+        if rank == 0 and not isinstance(e, FloatingPointError) and user_error(e, cfg) is not None:
+            undo.forget_the_start()
+        raise
+
+
+def _name_the_option(exc, cfg, given_by):
+    """Add ``(set by --resume-from)`` to a checkpoint error about the file an option named."""
+    checkpoint_error = _checkpoint_errors()[:1]
+    if not checkpoint_error or not isinstance(exc, checkpoint_error[0]) or not exc.args:
+        return
+    message = str(exc.args[0])
+    for key in ('resume_from', 'load_from'):
+        path = cfg.get(key)
+        if key in given_by and isinstance(path, str) and message.startswith(path):
+            exc.args = (f'{message} (set by {given_by[key]})',) + exc.args[1:]
+            return
+
+
+class _StartUndo:
+    """Takes back what a run wrote into its work dir when it fails before training."""
+
+    def __init__(self, existing, path):
+        self.created = path is not None and existing is None  # the folder is this run's
+        self.before = set(os.listdir(existing)) if existing else set()
+        self.folder = None
+
+    def watch(self, folder, timestamp):
+        """Note ``folder``'s ``config.py`` (put back on failure) and this run's log names."""
+        self.folder, self.timestamp = folder, timestamp
+        config = osp.join(folder, 'config.py')
+        self.old_config = None
+        if osp.isfile(config):
+            with open(config, 'rb') as f:
+                self.old_config = f.read()
+        if not self.created and not self.before:
+            self.before = set(os.listdir(folder))
+
+    def forget_the_start(self):
+        """Remove this run's ``config.py`` and logs if it trained nothing and saved nothing."""
+        import logging
+        folder = self.folder
+        if folder is None or not osp.isdir(folder):
+            return
+        ours = {'config.py', f'{self.timestamp}.log', f'{self.timestamp}.log.json'}
+        new = set(os.listdir(folder)) - self.before
+        json_log = f'{self.timestamp}.log.json'
+        if not new <= ours or (json_log in new and self._logged_values(osp.join(folder, json_log))):
+            return  # checkpoints or logged values: the run had started, its files are kept
+        logger = logging.getLogger('fastrun')
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and osp.dirname(handler.baseFilename) == folder:
+                logger.removeHandler(handler)
+                handler.close()
+        for name in new:
+            try:
+                os.remove(osp.join(folder, name))
+            except OSError:
+                pass
+        if self.old_config is not None:
+            with open(osp.join(folder, 'config.py'), 'wb') as f:
+                f.write(self.old_config)
+        if self.created and not os.listdir(folder):
+            os.rmdir(folder)
+
+    @staticmethod
+    def _logged_values(json_log):
+        try:
+            with open(json_log, encoding='utf-8') as f:
+                return any('"mode"' in line for line in f)
+        except OSError:
+            return False
+
+
+def _pretrained_key(model_cfg, path='model'):
+    """The dotted key of the one ``init_cfg`` of type Pretrained in the model config, or None."""
+    found = []
+
+    def walk(node, at):
+        if isinstance(node, dict):
+            init = node.get('init_cfg')
+            items = init if isinstance(init, (list, tuple)) else [init]
+            for i, item in enumerate(items):
+                if isinstance(item, dict) and item.get('type') == 'Pretrained':
+                    found.append(f'{at}.init_cfg' + (f'.{i}' if init is not item else ''))
+            for k, v in node.items():
+                if k != 'init_cfg':
+                    walk(v, f'{at}.{k}')
+    walk(model_cfg, path)
+    return found[0] if len(found) == 1 else None
+
+
+def _build_model(cfg):
+    """``build_model(cfg.model)``; a Pretrained checkpoint that does not fit is a config error."""
+    from .builder import build_model
+    from .config import ConfigError
+    try:
+        return build_model(cfg['model'])
+    except (ValueError, TypeError, OSError) as e:
+        tb, in_pretrained = e.__traceback__, False
+        while tb is not None:
+            in_pretrained = in_pretrained or tb.tb_frame.f_code.co_name == 'load_pretrained'
+            tb = tb.tb_next
+        if not in_pretrained:
+            raise
+        key = _pretrained_key(cfg['model']) or 'model'
+        if isinstance(e, FileNotFoundError) and "(init_cfg key 'checkpoint'" in str(e):
+            key += '.checkpoint' if key != 'model' else ''
+        elif 'init_cfg key "prefix"' in str(e) and key != 'model':
+            key += '.prefix'
+        raise ConfigError(str(e), cfg.filename, key) from e
+
+
+def _train(args, cfg, rank, world_size, distributed, local_dir, timestamp):
+    import torch
+
+    from . import storage
+    from .builder import set_random_seed, train_model
+    from .config_keys import describe_unknown, unknown_top_level_keys
+    from .log import get_logger
+    from .preflight import check_eval_start, check_log_interval, iterations_per_epoch
+
+    auto_resume = args.auto_resume or cfg.get('auto_resume')
     if rank == 0:
         cfg.dump(osp.join(local_dir, 'config.py'))
     logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
                         log_level=cfg.get('log_level', 'INFO'))
+    # What the terminal showed before the log file existed (unknown keys, torch's default lr).
+    _write_to_log_file(logger, _printed_warnings)
+    unknown = unknown_top_level_keys(cfg)
+    if unknown:
+        _write_to_log_file(logger, [f'Config keys fastrun does not use: {describe_unknown(unknown)}'])
     custom = (cfg.get('custom_imports') or {}).get('imports') or []
     for name in [custom] if isinstance(custom, str) else custom:
         module = sys.modules.get(name)
@@ -199,7 +392,7 @@ def cmd_train(args):
     meta = dict(seed=seed, exp_name=osp.basename(args.config), config=config_text,
                 world_size=world_size)
 
-    model = build_model(cfg['model'])
+    model = _build_model(cfg)
     datasets = _phase_datasets(cfg)
     if hasattr(datasets[0], 'CLASSES'):
         model.CLASSES = datasets[0].CLASSES
@@ -208,6 +401,8 @@ def cmd_train(args):
     if train:
         check_log_interval(cfg, iterations_per_epoch(
             train[0], (cfg.get('data') or {}).get('samples_per_gpu', 32), world_size), logger)
+    if not args.no_validate:
+        check_eval_start(cfg, logger)
     if _use_progress_bar(args, rank):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
             dict(type='ProgressBarHook', priority='LOWEST')]
@@ -234,7 +429,8 @@ def cmd_test(args):
 
     cfg = args.loaded_config = load_config(args.config, args.cfg_options, args.allow_python_bases)
     data = cfg.get('data')
-    split = (data.get('test') or data.get('val')) if isinstance(data, dict) else None
+    split_name = next((k for k in ('test', 'val') if isinstance(data, dict) and data.get(k)), 'test')
+    split = data.get(split_name) if isinstance(data, dict) else None
     if split is None:
         raise ConfigError('fastrun test needs data.test (or data.val) to evaluate on', cfg.filename,
                           'data.test')
@@ -277,6 +473,9 @@ def cmd_test(args):
             metric_options['topk'] = (metric_options['topk'],)
     kwargs = {} if metric_options is None else dict(metric_options=metric_options)
     scores = dataset.evaluate(results, metric=metrics, **kwargs)
+    # Which samples the numbers are of: data.val stands in when there is no data.test.
+    print(f'{type(dataset).__name__} of data.{split_name}: {len(dataset)} samples, '
+          f'checkpoint {_shown_path(args.checkpoint)}')
     _print_table([(k, float(v) if not isinstance(v, (list, tuple)) else v) for k, v in scores.items()])
     if args.out:
         with open(args.out, 'w') as f:
@@ -329,8 +528,10 @@ def build_parser():
     # SUPPRESS: `fastrun --debug train ...` must not be reset by the sub-parser's default.
     debug.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
                        help='show the Python traceback of an error (also FASTRUN_DEBUG=1)')
-    parser = argparse.ArgumentParser(prog='fastrun', description=__doc__.split('\n')[0],
-                                     parents=[debug])
+    # The module docstring's first line, without its reStructuredText markup.
+    description = __doc__.split('\n')[0].replace('``', "'").replace("'fastrun' command",
+                                                                      'fastrun command')
+    parser = argparse.ArgumentParser(prog='fastrun', description=description, parents=[debug])
     sub = parser.add_subparsers(dest='command', required=True)
 
     p = sub.add_parser('train', help='train a model from a config file', parents=[debug])

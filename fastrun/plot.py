@@ -1,8 +1,9 @@
 """``fastrun plot``: train and val curves of ``<timestamp>.log.json`` files.
 
 Train values are plotted against the global iteration (epoch-based logs count iterations
-within the epoch; they are laid end to end), values logged only at evaluations against the
-epoch. matplotlib is imported only once the logs and keys are known to be good.
+within the epoch; they are laid end to end), and val values (a ``val`` phase of the workflow,
+evaluations) at the iteration where they were logged; a plot of val values only uses the
+epoch of an epoch-based log. matplotlib is imported only once the logs and keys are known to be good.
 """
 import json
 import os.path as osp
@@ -25,6 +26,7 @@ def read_log(path):
     if osp.isdir(path):
         raise IsADirectoryError(21, 'is a directory; give the <timestamp>.log.json file of a run', path)
     records = {'train': [], 'val': []}
+    order = []  # (mode, index in records[mode]), in file order
     with open(path, encoding='utf-8') as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
@@ -35,7 +37,8 @@ def read_log(path):
             except json.JSONDecodeError as e:
                 raise ConfigError(f'line {lineno} is not JSON ({e.msg}); give the .log.json file '
                                   f'a run writes, not the text .log', path) from None
-            if isinstance(rec, dict) and rec.get('mode') in records:
+            if isinstance(rec, dict) and rec.get('mode') in ('train', 'val'):
+                order.append((rec['mode'], len(records[rec['mode']])))
                 records[rec['mode']].append(rec)
     train = records['train']
     epochs = {r.get('epoch', 1) for r in train}
@@ -44,33 +47,69 @@ def read_log(path):
     for r in train:
         r['global_iter'] = (r.get('epoch', 1) - 1) * per_epoch + r.get('iter', 0)
     records['iters_per_epoch'] = per_epoch
-    # One evaluation per epoch (an epoch-based run) is placed by its epoch; several evaluations
-    # within one epoch number (an iteration-based run) by the iteration logged with them.
-    val_epochs = [r.get('epoch', 0) for r in records['val']]
-    records['val_by'] = 'epoch' if len(set(val_epochs)) == len(val_epochs) else 'iter'
+    _place_val(records['val'], train, per_epoch, order)
+    # An epoch-based log's val values alone are drawn against the epoch.
+    records['val_by'] = 'epoch' if per_epoch or (len(epochs) <= 1 and _one_per_epoch(records['val'])) \
+        else 'iter'
     return records
+
+
+def _one_per_epoch(val):
+    """Whether the val records count epochs (one epoch number per evaluation time)."""
+    epochs = [r.get('epoch', 0) for r in val]
+    return len(set(epochs)) == len(epochs) or not val
+
+
+def _place_val(val, train, per_epoch, order):
+    """Give each val record ``global_iter``: the train iteration after which it was logged.
+
+    A val record's own ``iter`` is the iteration within its val epoch in a ``val`` phase of the
+    workflow, and the val loader's length for an evaluation: neither says where it happened.
+    In an epoch-based log it belongs to the end of its epoch. In an iteration-based one, rising
+    ``iter`` values are global (iteration-wise evaluations); repeated ones are placed after the
+    train record logged before them in the file.
+    """
+    if per_epoch:
+        for r in val:
+            r['global_iter'] = r.get('epoch', 1) * per_epoch
+        return
+    iters = [r.get('iter', 0) for r in val]
+    if len(iters) > 1 and all(a < b for a, b in zip(iters, iters[1:])):
+        for r in val:  # iteration-wise evaluations: their `iter` is the global one
+            r['global_iter'] = r.get('iter', 0)
+        return
+    # Repeated inner iterations (a val phase): after the train record logged before them.
+    position = 0
+    for mode, i in order:
+        if mode == 'train':
+            position = train[i]['global_iter']
+        else:
+            val[i]['global_iter'] = position
 
 
 def series(records, key):
     """``({mode: (xs, ys)}, x label)``: what :func:`plot_logs` draws of ``key`` for one log.
 
-    Train values are placed by global iteration. Val values are placed by epoch, or, when the
-    same plot has train values, at the iteration that ends their epoch.
+    Train values are placed by global iteration, and so are val values when the same plot has
+    train values: at the iteration after which they were logged (their epoch's end). Alone, an
+    epoch-based log's val values are placed by epoch.
     """
-    per_epoch, by = records['iters_per_epoch'], records['val_by']
     train = [(r['global_iter'], r[key]) for r in records['train'] if key in r]
-    val = [(r.get(by, 0), r[key]) for r in records['val'] if key in r]
+    val = [r for r in records['val'] if key in r]
     curves = {}
     if train:
         curves['train'] = tuple(map(list, zip(*train)))
         xlabel = 'iteration'
-        if val and (by == 'iter' or per_epoch):
-            scale = per_epoch if by == 'epoch' else 1
-            curves['val'] = ([x * scale for x, _ in val], [v for _, v in val])
-    else:
-        xlabel = 'epoch' if by == 'epoch' else 'iteration'
         if val:
-            curves['val'] = tuple(map(list, zip(*val)))
+            curves['val'] = ([r['global_iter'] for r in val], [r[key] for r in val])
+    elif records['val_by'] == 'epoch':
+        xlabel = 'epoch'
+        if val:
+            curves['val'] = ([r.get('epoch', 0) for r in val], [r[key] for r in val])
+    else:
+        xlabel = 'iteration'
+        if val:
+            curves['val'] = ([r['global_iter'] for r in val], [r[key] for r in val])
     return curves, xlabel
 
 
@@ -120,7 +159,9 @@ def plot_logs(paths, keys=None, legend=None, out=None):
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
     except ImportError as e:
-        raise ImportError('fastrun plot needs matplotlib: pip install fastrun[plot]') from e
+        # The README's words: the package's extra, and the same from a clone.
+        raise ImportError('fastrun plot needs matplotlib: pip install fastrun[plot] (in a clone '
+                          'of the repository: pip install -e ".[plot]")') from e
     fig = Figure(figsize=(8, 3.2 * len(keys)))
     axes = fig.subplots(len(keys), 1, squeeze=False)
     for i, (path, records) in enumerate(zip(paths, logs)):
@@ -130,6 +171,7 @@ def plot_logs(paths, keys=None, legend=None, out=None):
             for mode, (xs, ys) in curves.items():
                 ax.plot(xs, ys, marker='o' if mode == 'val' else None, label=f'{label} {mode}')
             ax.set_xlabel(xlabel)
+            ax.set_ylabel(key)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.25
             ax.set_title(key)
             ax.legend()

@@ -18,7 +18,8 @@ from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, RUNNERS
 from .runtime_hooks import policy_hook_type
 
 __all__ = ['check_config', 'check_hooks', 'check_arguments', 'accepted_arguments',
-           'check_log_interval']
+           'check_values', 'check_top_level_typos', 'unknown_top_level_keys', 'check_work_dir',
+           'check_log_interval', 'check_eval_start']
 
 logger = logging.getLogger('fastrun')
 
@@ -281,7 +282,9 @@ def check_arguments(cfg, distributed=False, parts=None, overridden=()):
     if 'hooks' in parts:
         _check_hook_arguments(c, cfg, runner_cls)
     if 'evaluation' in parts and isinstance(cfg.get('evaluation'), dict):
-        hook = HOOKS.get('DistEvalHook' if distributed else 'EvalHook')
+        # DistEvalHook's arguments in a run of one process too: one config serves both (EvalHook
+        # ignores gpu_collect, tmpdir and broadcast_bn_buffer, which concern several processes).
+        hook = HOOKS.get('DistEvalHook')
         if hook is not None:
             evaluate = _evaluate_of(cfg)
             c.arguments('evaluation', hook, dict(cfg['evaluation']), provided=('dataloader', 'results'),
@@ -294,7 +297,6 @@ def _check_hook_arguments(c, cfg, runner_cls):
             c.registry_dict(f'custom_hooks.{i}', hook, HOOKS, 'hook', skip=('type', 'priority'))
     log_config = cfg.get('log_config')
     if isinstance(log_config, dict):
-        _warn_unknown(cfg, 'log_config', log_config, ('interval', 'hooks'))
         for i, hook in enumerate(log_config.get('hooks') or []):
             c.registry_dict(f'log_config.hooks.{i}', hook, HOOKS, 'hook')
     optimizer_config = cfg.get('optimizer_config')
@@ -319,11 +321,207 @@ def _check_hook_arguments(c, cfg, runner_cls):
                 c.arguments(key, HOOKS.get(name), args)
 
 
+# ---------------------------------------------------------------- values refused late otherwise
+
+_LOG_LEVELS = ('CRITICAL', 'FATAL', 'ERROR', 'WARNING', 'WARN', 'INFO', 'DEBUG', 'NOTSET')
+#: What ``log_config`` holds (mmcv's ``register_logger_hooks`` reads these two keys only).
+_LOG_CONFIG_KEYS = ('interval', 'hooks')
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _val_dataset_class(cfg):
+    val = (cfg.get('data') or {}).get('val')
+    if isinstance(val, dict) and isinstance(val.get('type'), str):
+        return DATASETS.get(val['type'])
+    return None
+
+
+def _check_metrics(cfg, evaluation):
+    """``evaluation.metric`` / ``metric_options`` against the val data set's own lists.
+
+    Only a data set that evaluates with fastrun's :meth:`BaseDataset.evaluate` has known lists;
+    one with its own ``evaluate`` is trusted.
+    """
+    from .datasets.base import _METRIC_OPTIONS, ALLOWED_METRICS, BaseDataset
+    klass = _val_dataset_class(cfg)
+    if klass is None or getattr(klass, 'evaluate', None) is not BaseDataset.evaluate:
+        return
+    filename = _filename(cfg)
+    metric = evaluation.get('metric', 'accuracy')
+    metrics = [metric] if isinstance(metric, str) else metric
+    if not (isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, str) for m in metrics)):
+        raise ConfigError(f'must be a metric name or a list of them, got {metric!r}', filename,
+                          'evaluation.metric')
+    for m in metrics:
+        if m not in ALLOWED_METRICS:
+            close = difflib.get_close_matches(m, ALLOWED_METRICS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ''
+            raise ConfigError(f'{klass.__name__} does not evaluate {m!r}; {hint}'
+                              f"its metrics: {', '.join(ALLOWED_METRICS)}", filename,
+                              'evaluation.metric')
+    options = evaluation.get('metric_options')
+    if options is not None:
+        if not isinstance(options, dict):
+            raise ConfigError(f'must be a dict like dict(topk=(1, 5)), got {options!r}', filename,
+                              'evaluation.metric_options')
+        for k in options:
+            if k not in _METRIC_OPTIONS:
+                close = difflib.get_close_matches(str(k), _METRIC_OPTIONS, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ''
+                raise ConfigError(f'{klass.__name__}.evaluate has no option {k!r}; {hint}'
+                                  f"its options: {', '.join(_METRIC_OPTIONS)}", filename,
+                                  f'evaluation.metric_options.{k}')
+
+
+def check_values(cfg):
+    """Raise ConfigError for a value the builder or a hook would refuse only later.
+
+    ``model`` missing (an empty file) or not a dict, an unknown ``log_level``, a key of
+    ``log_config`` other than ``interval`` and ``hooks``, a ``grad_clip`` whose ``max_norm`` is
+    not a number, a ``checkpoint_config`` interval that is not a positive int or a
+    ``max_keep_ckpts`` that is not an int, an ``evaluation`` interval, start or metric the
+    hook or the val data set would refuse at the first evaluation. Each names file and key and
+    shows the value as written (``got '1'``).
+    """
+    filename = _filename(cfg)
+
+    def fail(key, reason):
+        raise ConfigError(reason, filename, key)
+
+    if 'model' not in cfg:
+        fail('model', 'the config has no model (is the file empty?); e.g. '
+                      "model = dict(type='ImageClassifier', backbone=..., head=...)")
+    model = cfg['model']
+    if not (isinstance(model, dict) and 'type' in model):
+        fail('model', f"must be a dict with a 'type', like dict(type='ImageClassifier', ...), "
+                      f'got {model!r}')
+    level = cfg.get('log_level', 'INFO')
+    if not (_is_int(level) or (isinstance(level, str) and level.upper() in _LOG_LEVELS)):
+        close = difflib.get_close_matches(str(level).upper(), _LOG_LEVELS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ''
+        fail('log_level', f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL (or an int), "
+                          f'got {level!r}{hint}')
+
+    log_config = cfg.get('log_config')
+    if isinstance(log_config, dict):
+        for k in log_config:
+            if k not in _LOG_CONFIG_KEYS:
+                close = difflib.get_close_matches(str(k), _LOG_CONFIG_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else ''
+                fail(f'log_config.{k}', f'unknown key, it would not be applied: log_config holds '
+                                        f"only interval and hooks (a logger hook's options go in "
+                                        f'its dict in hooks){"; " + hint.strip() if hint else ""}')
+
+    optimizer_config = cfg.get('optimizer_config')
+    if isinstance(optimizer_config, dict):
+        clip = optimizer_config.get('grad_clip')
+        if clip is not None:
+            if not isinstance(clip, dict):
+                fail('optimizer_config.grad_clip',
+                     f'must be None or a dict like dict(max_norm=35, norm_type=2), got {clip!r}')
+            for k in ('max_norm', 'norm_type'):
+                if k in clip and not _is_number(clip[k]):
+                    fail(f'optimizer_config.grad_clip.{k}', f'must be a number, got {clip[k]!r}')
+            if 'max_norm' not in clip:
+                fail('optimizer_config.grad_clip', f'needs max_norm (the largest gradient norm '
+                                                   f'kept), got {clip!r}')
+
+    checkpoint_config = cfg.get('checkpoint_config')
+    if isinstance(checkpoint_config, dict):
+        interval = checkpoint_config.get('interval', -1)
+        if 'interval' in checkpoint_config and not (_is_int(interval) and interval > 0):
+            unit = 'epochs' if checkpoint_config.get('by_epoch', True) else 'iterations'
+            # mmcv reads interval <= 0 as "no periodic checkpoint, only the last": said here,
+            # since a 0 or -1 is more often a slip than that wish.
+            hint = ("; to save only the last checkpoint, set it to the run's length"
+                    if _is_int(interval) else '')
+            fail('checkpoint_config.interval',
+                 f'must be a positive int (save every N {unit}), got {interval!r}{hint}')
+        keep = checkpoint_config.get('max_keep_ckpts', -1)
+        if not _is_int(keep):
+            fail('checkpoint_config.max_keep_ckpts',
+                 f'must be an int (how many checkpoints to keep; -1 keeps all), got {keep!r}')
+        for k in ('save_optimizer', 'save_last', 'by_epoch'):
+            if k in checkpoint_config and not isinstance(checkpoint_config[k], bool):
+                fail(f'checkpoint_config.{k}', f'must be True or False, got {checkpoint_config[k]!r}')
+
+    evaluation = cfg.get('evaluation')
+    if isinstance(evaluation, dict):
+        interval = evaluation.get('interval', 1)
+        if not (_is_int(interval) and interval > 0):
+            fail('evaluation.interval', f'must be a positive int, got {interval!r}')
+        start = evaluation.get('start')
+        if start is not None and not (_is_int(start) and start >= 0):
+            fail('evaluation.start', f'must be None or a non-negative int, got {start!r}')
+        rule = evaluation.get('rule')
+        if rule not in (None, 'greater', 'less'):
+            fail('evaluation.rule', f"must be 'greater', 'less' or None (inferred from the "
+                                    f'save_best metric), got {rule!r}')
+        _check_metrics(cfg, evaluation)
+
+
+def _default_lr(cfg):
+    """``(optimizer name, torch's default lr)`` when ``optimizer`` sets no lr, else None."""
+    optimizer = cfg.get('optimizer')
+    if not isinstance(optimizer, dict) or 'lr' in optimizer or not isinstance(optimizer.get('type'), str):
+        return None
+    target = OPTIMIZERS.get(optimizer['type'])
+    if target is None:
+        return None
+    p = _signature_defaults(target).get('lr')
+    if p is None or p.default is inspect.Parameter.empty:
+        return None
+    return optimizer['type'], p.default
+
+
+def check_optimizer_lr(cfg):
+    """Warn (UserWarning) when the optimizer sets no ``lr`` and trains at torch's default."""
+    found = _default_lr(cfg)
+    if found is not None:
+        name, lr = found
+        warnings.warn(f"{_filename(cfg)}: optimizer.lr: not set: {name} trains at torch's "
+                      f'default lr={lr!r}; set optimizer.lr to choose it', UserWarning, stacklevel=2)
+
+
+def check_work_dir(cfg, given_by=None):
+    """Raise ConfigError when the local work dir is an existing file (or under one)."""
+    import os
+    import os.path as osp
+
+    from . import storage
+    work_dir = cfg.get('work_dir')
+    if not isinstance(work_dir, (str, os.PathLike)) or storage.is_remote(os.fspath(work_dir)):
+        return
+    path = storage.normalize(os.fspath(work_dir))
+    suffix = f' (set by {given_by})' if given_by else ''
+    probe = path
+    while probe and not osp.exists(probe):
+        parent = osp.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if probe and osp.exists(probe) and not osp.isdir(probe):
+        what = 'is an existing file' if probe == path else f'is inside {probe!r}, an existing file'
+        raise ConfigError(f'{os.fspath(work_dir)!r} {what}, not a folder: give a folder for the '
+                          f'run\'s files{suffix}', _filename(cfg), 'work_dir')
+
+
 def check_config(cfg, distributed=False, overridden=()):
-    """Every check ``fastrun train`` runs before building: types, hooks, arguments."""
+    """Every check ``fastrun train`` runs before building: types, typos, hooks, arguments, values."""
+    from .config_keys import check_top_level_typos
     check_types(cfg)
+    check_top_level_typos(cfg)
     check_hooks(cfg)
     check_arguments(cfg, distributed=distributed, overridden=overridden)
+    check_values(cfg)
+    check_optimizer_lr(cfg)
 
 
 # ---------------------------------------------------------------- log interval vs epoch length
@@ -371,3 +569,34 @@ def iterations_per_epoch(dataset, samples_per_gpu, world_size=1):
     except TypeError:
         return None
     return math.ceil(n / (samples_per_gpu * world_size)) if n else 0
+
+
+def check_eval_start(cfg, log=None):
+    """Warn when ``evaluation`` would evaluate nothing: its first evaluation is after the run.
+
+    ``start`` (or, without one, ``interval``) past the last epoch (iteration) of the run means
+    no evaluation, no best checkpoint and no metric in the summary, which mmcv does silently.
+    Returns the message or None.
+    """
+    evaluation = cfg.get('evaluation')
+    if not isinstance(evaluation, dict) or not isinstance((cfg.get('data') or {}).get('val'), dict):
+        return None
+    runner = cfg.get('runner') or {}
+    iter_based = isinstance(runner, dict) and runner.get('type') == 'IterBasedRunner'
+    length = runner.get('max_iters' if iter_based else 'max_epochs') if isinstance(runner, dict) else None
+    if length is None and not iter_based:
+        length = cfg.get('total_epochs')
+    start, interval = evaluation.get('start'), evaluation.get('interval', 1)
+    if not (_is_int(length) and _is_int(interval)):
+        return None
+    unit = 'iteration' if iter_based else 'epoch'
+    if start is not None and _is_int(start) and start > length:
+        what = f'evaluation.start={start} is after the last {unit} ({length})'
+    elif start is None and interval > length:
+        what = f'evaluation.interval={interval} is longer than the run ({length} {unit}s)'
+    else:
+        return None
+    message = (f'{_filename(cfg)}: {what}: the run will not evaluate (no val metrics, no best '
+               f'checkpoint); set it to at most {length} to evaluate')
+    (log or logger).warning(message)
+    return message

@@ -1,4 +1,5 @@
 """Hook priorities: the spec's table, and the one function that reads them."""
+import difflib
 from enum import IntEnum
 
 
@@ -37,5 +38,7 @@ def get_priority(priority):
             return Priority[priority.strip().upper()].value
         except KeyError:
             pass
-        raise ValueError(f'unknown priority {priority!r}; allowed: {_ALLOWED}')
+        close = difflib.get_close_matches(priority.strip().upper(), [p.name for p in Priority], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ''
+        raise ValueError(f'unknown priority {priority!r}{hint} (allowed: {_ALLOWED})')
     raise PriorityError(f'priority must be {_ALLOWED}; got {type(priority).__name__} {priority!r}')

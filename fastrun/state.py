@@ -327,6 +327,11 @@ class RunState:
         self.resumed_from = filename if isinstance(filename, str) else None
         if 'optimizer' in checkpoint and resume_optimizer:
             _load_optimizer(runner.optimizer, checkpoint['optimizer'], filename)
+        elif resume_optimizer and runner.optimizer is not None:
+            runner.logger.warning(
+                '%s holds no optimizer state (saved with save_optimizer=False): the optimizer '
+                'starts fresh (momentum and other per-parameter state reset; the lr follows the '
+                'schedule from the resumed iteration)', storage.redact(filename))
         if isinstance(state, dict) and state.get('hooks'):
             load_hook_states(runner.hooks, state['hooks'], runner.logger)
         runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,

@@ -17,6 +17,7 @@ import os.path as osp
 import time
 
 from . import storage
+from .config_keys import describe_unknown, unknown_top_level_keys
 from .hooks.checkpoint import CheckpointHook
 from .hooks.evaluation import EvalHook, infer_rule
 from .hooks.logger.tensorboard import TensorboardLoggerHook
@@ -53,13 +54,17 @@ def _shown(path):
 class RunSummary:
     """Collects what the end of ``runner``'s run reports; :meth:`log` writes it (rank 0 only).
 
-    Started by creating it, just before ``runner.run``. ``hook_times=True`` times every hook
+    Started by creating it, just before ``runner.run``. ``config``: the run's config, whose
+    top-level keys fastrun does not read are listed. ``hook_times=True`` times every hook
     call through the runner's annotation seam (a :class:`~fastrun.profiling.HookTimer`) and
     adds a table of the time each hook took at each stage.
     """
 
-    def __init__(self, runner, hook_times=False):
+    def __init__(self, runner, hook_times=False, config=None):
         self.runner = runner
+        #: ``[(key, closest known key)]``: top-level keys of ``config`` fastrun does not read,
+        #: repeated at the end so that a setting that did not apply is seen.
+        self.unknown_keys = unknown_top_level_keys(config) if config is not None else []
         self.timer = HookTimer() if hook_times else None
         if self.timer is not None:
             runner.set_annotation(self.timer, key='hook_times')
@@ -175,6 +180,8 @@ class RunSummary:
         logs = self._logs()
         if logs:
             lines.append(f'Logs: {logs}')
+        if self.unknown_keys:
+            lines.append(f'Config keys fastrun did not use: {describe_unknown(self.unknown_keys)}')
         return lines + self.hook_table(total)
 
     def log(self):

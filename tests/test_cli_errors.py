@@ -118,7 +118,8 @@ def test_a_value_refused_by_a_constructor_names_the_key(cfg_dir, capsys):
     lines = err.strip().splitlines()
     assert lines[-1] == ('fastrun: error: bad.py: custom_hooks.0: EMAHook: interval must be a '
                          'positive int, got 0')
-    assert 'Traceback' not in err and not any(f.endswith('.pth') for f in os.listdir('w'))
+    # It failed before training: the work dir it made is gone again (no config.py, no log).
+    assert 'Traceback' not in err and not os.path.exists('w')
 
 
 def test_an_unknown_evaluation_key_fails_before_the_first_epoch_not_after(cfg_dir, capsys):
@@ -131,13 +132,12 @@ def test_an_unknown_evaluation_key_fails_before_the_first_epoch_not_after(cfg_di
 
 def test_unknown_keys_warn_in_one_line_each(cfg_dir, capsys):
     write(cfg_dir / 'odd.py', "_base_ = './base.py'\ncheckpoint_cfg = dict(interval=1)\n"
-                              "data = dict(sample_per_gpu=3)\nlog_config = dict(intervall=3)\n")
+                              "data = dict(sample_per_gpu=3)\n")
     code, out, err = fastrun(capsys, 'hooks', 'odd.py')
     assert code == 0 and 'TextLoggerHook' in out
     assert err.splitlines() == [
         "fastrun: warning: odd.py: unknown key 'checkpoint_cfg' (did you mean 'checkpoint_config'?)",
-        "fastrun: warning: odd.py: unknown key 'data.sample_per_gpu' (did you mean 'samples_per_gpu'?)",
-        "fastrun: warning: odd.py: unknown key 'log_config.intervall' (did you mean 'interval'?)"]
+        "fastrun: warning: odd.py: unknown key 'data.sample_per_gpu' (did you mean 'samples_per_gpu'?)"]
 
 
 # ---------------------------------------------------------------- --cfg-options

@@ -93,11 +93,60 @@ def test_without_matplotlib_the_error_names_the_extra(tmp_path, capsys, monkeypa
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, 'matplotlib', None)
     assert main(['plot', str(log)]) == 2
-    assert capsys.readouterr().err.strip() == ('fastrun: error: fastrun plot needs matplotlib: '
-                                               'pip install fastrun[plot]')
+    err = capsys.readouterr().err.strip()
+    assert err == ('fastrun: error: fastrun plot needs matplotlib: pip install fastrun[plot] (in a '
+                   'clone of the repository: pip install -e ".[plot]")')
+    # The README gives the same two commands.
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), 'README.md')) as f:
+        readme = f.read()
+    assert '`pip install fastrun[plot]`' in readme and '`pip install -e ".[plot]"`' in readme
 
 
 @pytest.mark.parametrize('name', ['missing.log.json'])
 def test_a_missing_log(tmp_path, capsys, name):
     assert main(['plot', str(tmp_path / name)]) == 2
     assert capsys.readouterr().err.strip() == f'fastrun: error: {tmp_path / name}: log file not found'
+
+
+def test_a_val_phase_and_an_evaluation_are_placed_where_they_happened(tmp_path):
+    # workflow = [('train', 1), ('val', 1)] with an EvalHook: per epoch, the evaluation's
+    # metrics and the val phase's loss, both logged with the val epoch's inner iter (9). They
+    # were all drawn at x=9, one vertical line.
+    records = []
+    for epoch in (1, 2, 3):
+        records += [dict(mode='train', epoch=epoch, iter=i, loss=1.0 / epoch) for i in (20, 40)]
+        records.append(dict(mode='val', epoch=epoch, iter=9, **{'accuracy_top-1': 50.0 + epoch}))
+        records.append(dict(mode='val', epoch=epoch, iter=9, loss=2.0 / epoch))
+    log = read_log(write_log(tmp_path / 'v.log.json', records))
+    curves, xlabel = series(log, 'loss')
+    assert curves['val'] == ([40, 80, 120], [2.0, 1.0, 2.0 / 3]) and xlabel == 'iteration'
+    assert series(log, 'accuracy_top-1') == ({'val': ([1, 2, 3], [51.0, 52.0, 53.0])}, 'epoch')
+
+
+def test_an_iteration_based_val_phase_goes_after_its_train_iterations(tmp_path):
+    records = []
+    for k in (1, 2, 3):
+        records += [dict(mode='train', epoch=1, iter=100 * k - 50 + i, loss=1.0) for i in (0, 50)]
+        records.append(dict(mode='val', epoch=1, iter=9, loss=2.0))  # its inner iteration
+    log = read_log(write_log(tmp_path / 'i.log.json', records))
+    assert series(log, 'loss')[0]['val'][0] == [100, 200, 300]
+    assert series(log, 'loss')[1] == 'iteration'
+
+
+def test_a_real_val_workflow_run_plots_with_labelled_axes(tmp_path, monkeypatch, capsys):
+    from matplotlib.figure import Figure
+
+    from tests.test_cli import BASE
+    (tmp_path / 'base.py').write_text(BASE)
+    monkeypatch.chdir(tmp_path)
+    assert main(['train', 'base.py', '--work-dir', 'w', '--no-progress', '--cfg-options',
+                 "workflow=[('train',1),('val',1)]", 'runner.max_epochs=3']) == 0
+    [log] = [os.path.join('w', f) for f in os.listdir('w') if f.endswith('.log.json')]
+    val = series(read_log(log), 'loss')[0]['val']
+    assert val[0] == [4, 8, 12]  # 64 samples / 16 per batch: 4 iterations per epoch
+    saved = []
+    monkeypatch.setattr(Figure, 'savefig', lambda self, out, **kw: saved.append(self))
+    assert main(['plot', log, '--keys', 'loss', 'accuracy_top-1']) == 0
+    [fig] = saved
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes] == [
+        ('iteration', 'loss'), ('epoch', 'accuracy_top-1')]

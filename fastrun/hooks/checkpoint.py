@@ -134,7 +134,7 @@ class CheckpointHook(Hook):
 
     def _save(self, runner, number, unit, filename=None, stage=None):
         """Save now (``stage=None``) or at the end of ``stage``; every rank calls it."""
-        runner.logger.info('Saving checkpoint at %d %s', number, unit)
+        runner.logger.info('Saving checkpoint at %d %s', number, unit[:-1] if number == 1 else unit)
         if self.sync_buffer:
             allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
         tmpl = self.filename_tmpl

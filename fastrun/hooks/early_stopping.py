@@ -40,7 +40,7 @@ class EarlyStoppingHook(Hook):
         if not isinstance(patience, int) or patience < 1:
             raise ValueError(f'patience must be a positive int, got {patience!r}')
         if min_delta < 0:
-            raise ValueError(f'min_delta must be >= 0, got {min_delta}')
+            raise ValueError(f'min_delta must be >= 0, got {min_delta!r}')
         self.monitor = monitor
         self.rule = rule
         self.patience = patience

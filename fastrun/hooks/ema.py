@@ -1,4 +1,6 @@
 """EMAHook: an exponential moving average of the weights, kept as buffers of the model."""
+import math
+
 import torch
 
 from ..dist import is_module_wrapper
@@ -44,6 +46,12 @@ class EMAHook(Hook):
     in is written to ``runner.meta['hook_msgs']['ema_swapped']``, so a checkpoint records it and
     a resumed run swaps back correctly (a checkpoint without it is treated as mmcv's were).
 
+    **An average that cannot move.** With mmcv's formula, ``momentum=0.0002, interval=100``
+    weighs each update by 0.0002 ** 100, about 0: the average stays the starting weights and
+    evaluations and checkpoints see an untrained model. ``before_run`` warns whenever more than
+    half of the average would still be the starting weights at the end of the run (see
+    :meth:`starting_share`); ``momentum = w ** (1 / interval)`` gives the weight ``w`` per update.
+
     Args:
         momentum (float): weight of the new value in each update, in (0, 1). Default 0.0002.
         interval (int): update every ``interval`` iterations. Default 1.
@@ -63,6 +71,7 @@ class EMAHook(Hook):
             raise ArgumentError(f'EMAHook: momentum must be in (0, 1), got {momentum!r}')
         if swap_interval is not None and (not isinstance(swap_interval, int) or swap_interval < 1):
             raise ValueError(f'EMAHook: swap_interval must be a positive int or None, got {swap_interval!r}')
+        self.given_momentum = momentum
         self.momentum = momentum ** interval
         self.interval = interval
         self.warm_up = warm_up
@@ -98,6 +107,7 @@ class EMAHook(Hook):
         self._by_epoch = runner.max_epochs is not None
         self._swap_intervals = self._find_swap_intervals(runner)
         self._check_order(runner)
+        self._check_reach(runner)
         hook_msgs = (runner.meta or {}).get('hook_msgs', {})
         self._swapped = hook_msgs.get(SWAPPED_KEY)
 
@@ -129,6 +139,49 @@ class EMAHook(Hook):
                     f'EMAHook runs after {type(hook).__name__} at {stage}, which therefore sees '
                     f'the raw weights, not the EMA ones: register EMAHook with a higher priority '
                     f'(a smaller value than {hook.priority}, e.g. priority=49 when it is NORMAL)')
+
+    def starting_share(self, start, end):
+        """The share the weights at iteration ``start`` keep in the average at ``end``.
+
+        The product of ``1 - m`` over the updates in between (warm-up included): 1.0 when the
+        average never moves, near 0 when it has forgotten where it started.
+        """
+        log_keep, m = 0.0, self.momentum
+        first = -(-start // self.interval) * self.interval  # the first update at or after start
+        # While (1 + i) / (warm_up + i) < m the warm-up value applies (at most ~ m * warm_up / (1 - m)
+        # updates); from there on every update weighs m.
+        i = first
+        while i < end and (1 + i) / (self.warm_up + i) < m:
+            log_keep += math.log1p(-(1 + i) / (self.warm_up + i))
+            i += self.interval
+        if i < end:
+            n = -(-(end - i) // self.interval)
+            log_keep += n * math.log1p(-m) if m < 1 else -math.inf
+        return math.exp(log_keep)
+
+    def _check_reach(self, runner):
+        """Warn when the average can barely move over the run (more than half of it would stay
+        the starting weights), naming the effective momentum: ``momentum ** interval`` (mmcv's
+        formula) is tiny for a large interval, and those weights are what is evaluated and saved."""
+        end = runner.max_iters
+        if not isinstance(end, int) or end <= runner.iter:
+            return
+        share = self.starting_share(runner.iter, end)
+        if share <= 0.5:
+            return
+        updates = -(-(end - runner.iter) // self.interval)
+        effective = (f'{self.momentum:.3g}' if self.momentum > 0 else
+                     '0 (below float precision)')
+        example = 0.02 ** (1 / self.interval)
+        every = 'every iteration' if self.interval == 1 else f'every {self.interval} iterations'
+        runner.logger.warning(
+            f'EMAHook: the average can barely move in this run: {updates} '
+            f'update{"s" * (updates != 1)} ({every}), each giving the '
+            f'new weights momentum ** interval = '
+            f'{self.given_momentum:g} ** {self.interval} = {effective} (mmcv\'s formula), so '
+            f'{share:.0%} of the average are still the starting weights at the end, and the average '
+            f'is what evaluations and checkpoints see; for a weight w per update set '
+            f'momentum = w ** (1 / interval) (e.g. {example:.4g} for w = 0.02)')
 
     # ------------------------------------------------------------------ per iteration
     def after_train_iter(self, runner):

@@ -25,6 +25,9 @@ _LOADER_TYPES = (DataLoader, DeviceLoader)
 #: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
 DEFAULT_GREATER_KEYS = ('acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU', 'mAcc',
                         'aAcc')
+#: Arguments of DistEvalHook that EvalHook (one process) ignores.
+_DIST_ONLY = ('gpu_collect', 'tmpdir', 'broadcast_bn_buffer')
+
 #: Metric keys (or parts of keys) for which a smaller value is better.
 DEFAULT_LESS_KEYS = ('loss',)
 
@@ -98,7 +101,7 @@ class EvalHook(Hook):
         if not isinstance(dataloader, _LOADER_TYPES):
             raise TypeError(f'dataloader must be a pytorch DataLoader, but got {type(dataloader)}')
         if not isinstance(interval, int) or interval <= 0:
-            raise ValueError(f'interval must be a positive number, but got {interval}')
+            raise ValueError(f'interval must be a positive number, but got {interval!r}')
         if not isinstance(by_epoch, bool):
             raise ArgumentTypeError(f'by_epoch must be a bool, got {by_epoch!r}')
         if start is not None and start < 0:
@@ -108,7 +111,7 @@ class EvalHook(Hook):
                 if isinstance(save_best, bool) else ''
             raise ArgumentTypeError(f'save_best must be a str or None, got {save_best!r}{hint}')
         if rule is not None and rule not in self.rule_map:
-            raise KeyError(f'rule must be greater, less or None, but got {rule}.')
+            raise KeyError(f'rule must be greater, less or None, but got {rule!r}.')
         self.dataloader = dataloader
         self.start = start
         self.interval = interval
@@ -121,6 +124,12 @@ class EvalHook(Hook):
                           else _str_keys(less_keys, 'less_keys'))
         self.out_dir = out_dir
         self.file_client_args = file_client_args
+        if not isinstance(self, DistEvalHook):
+            # DistEvalHook's own options, in a config shared by one-process and distributed
+            # runs: they concern several processes, so one process has nothing to do with them
+            # (passing them on to dataset.evaluate would fail at the first evaluation).
+            for name in _DIST_ONLY:
+                eval_kwargs.pop(name, None)
         self.eval_kwargs = eval_kwargs
         self.rule = rule
         self.key_indicator = save_best
@@ -304,9 +313,12 @@ class EvalHook(Hook):
             hook_msgs.update(before)
 
         # Refused for a model holding NaN/inf (FloatingPointError): never a broken best.
+        # As the run's CheckpointHook saves (save_optimizer=False: no optimizer in the best
+        # file either), so that the best file can be a hard link to that stage's checkpoint.
+        saver = next((h for h in runner.hooks if type(h).__name__ == 'CheckpointHook'), None)
         runner.run_state.save_at_stage_end(runner, getattr(self, '_stage', None), self.save_dir,
-                                           name, create_symlink=False, written=written,
-                                           failed=failed)
+                                           name, save_optimizer=getattr(saver, 'save_optimizer', True),
+                                           create_symlink=False, written=written, failed=failed)
 
     def _remove_previous(self, runner, previous, path):
         """Delete the previous best file, only if it is a ``best_*.pth`` of this hook's folder.
@@ -323,7 +335,14 @@ class EvalHook(Hook):
         except (ValueError, OSError):  # not a path fastrun can use (a URL of no known backend...)
             same, inside = False, False
         name = storage.basename(previous)
-        if not inside or not name.startswith('best_') or not name.endswith('.pth'):
+        is_best_name = name.startswith('best_') and name.endswith('.pth')
+        if is_best_name and not inside:
+            # A resume into another work dir: the best so far is the other run's file.
+            runner.logger.warning('The previous best checkpoint %s belongs to another folder (this '
+                                  "run saves to %s): left alone, and this run's best is saved here",
+                                  storage.redact(previous), storage.redact(self.save_dir))
+            return
+        if not is_best_name:
             runner.logger.warning('The previous best checkpoint %s is not a best_*.pth file of %s: '
                                   'left alone', storage.redact(previous), storage.redact(self.save_dir))
             return

@@ -79,7 +79,7 @@ def _check_warmup(warmup, warmup_iters, warmup_ratio, iters_type):
                                 f'got {type(warmup_iters).__name__} {warmup_iters!r}')
     if warmup is not None:
         if warmup_iters <= 0:
-            raise ArgumentError(f'warmup_iters must be positive when warmup={warmup!r}, got {warmup_iters}')
+            raise ArgumentError(f'warmup_iters must be positive when warmup={warmup!r}, got {warmup_iters!r}')
         if not (_is_number(warmup_ratio) and 0 < warmup_ratio <= 1):
             raise ArgumentError(f'warmup_ratio must be in range (0, 1], got {warmup_ratio!r}')
 
@@ -113,7 +113,7 @@ def _check_step(step):
     if not _is_int(step):
         raise ArgumentTypeError(f'"step" must be a list or integer, got {type(step).__name__}')
     if step <= 0:
-        raise ArgumentError(f'"step" must be positive, got {step}')
+        raise ArgumentError(f'"step" must be positive, got {step!r}')
     return step
 
 

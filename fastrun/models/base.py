@@ -81,9 +81,16 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
             raise ValueError(f'{path}: no key starts with prefix {prefix!r} '
                              f'(init_cfg key "prefix"); keys look like {_head(state_dict, 3)}')
         state_dict = selected
-    (logger or _log).info('load %sfrom %s into %s', f'{prefix} ' if prefix else '', storage.redact(path),
-                          type(module).__name__)
-    return load_state_dict(module, state_dict, strict=False, logger=logger)
+    report = load_state_dict(module, state_dict, strict=False, logger=logger)
+    # The counts load_from logs, and the prefix as the config writes it (no stray dot).
+    own = len(module.state_dict())
+    loaded = len(state_dict) - len(report['unexpected']) - len(report['mismatched'])
+    (logger or _log).info(
+        "load %s from %s into %s: %d of its %d tensors loaded (missing %d, unexpected %d, size "
+        "mismatch %d)", f"the keys under '{prefix[:-1]}'" if prefix else 'the weights',
+        storage.redact(path), type(module).__name__, loaded, own, len(report['missing']),
+        len(report['unexpected']), len(report['mismatched']))
+    return report
 
 
 # ------------------------------------------------------------------ initialisers
@@ -95,7 +102,7 @@ class _Init:
             raise TypeError(f'bias must be a number, got {type(bias).__name__}')
         if bias_prob is not None:
             if not 0 < bias_prob < 1:
-                raise ValueError(f'bias_prob must be in (0, 1), got {bias_prob}')
+                raise ValueError(f'bias_prob must be in (0, 1), got {bias_prob!r}')
             # The bias making sigmoid(bias) == bias_prob (mmcv's bias_init_with_prob).
             bias = float(-math.log((1 - bias_prob) / bias_prob))
         if layer is None:
