@@ -475,14 +475,20 @@ def _library_class(cls):
     return module.split('.')[0] in ('fastrun', 'torch')
 
 
-#: Exit status of a run that failed on its own terms (a full disk, a NaN loss), reported in
-#: one line like a user error: not a usage error, not a bug either.
+#: Exit status of a run that failed on its own terms (a full disk, a failed upload, a NaN
+#: loss), reported in one line like a user error: not a usage error, not a bug either.
 EXIT_RUN_FAILED = 1
 
 
 def exit_status(exc):
-    """2 for a user error, 1 for a run that failed (disk full, non-finite loss)."""
+    """2 for a user error; 1 for a run that failed (a full disk, an upload that failed after its
+    retries, a non-finite loss)."""
     failed = (FloatingPointError,) + _checkpoint_errors()[1:]
+    storage = sys.modules.get(f'{__package__}.storage')
+    if storage is not None:
+        failed += (storage.UploadError,)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC)):
+        return EXIT_RUN_FAILED  # a full disk (or quota) while writing a log or an event file
     return EXIT_RUN_FAILED if isinstance(exc, failed) else EXIT_USER_ERROR
 
 
@@ -543,7 +549,8 @@ def user_error(exc, cfg=None):
 
 def main(argv=None):
     """The ``fastrun`` command. Returns the exit status: 0; 2 after a one-line user error; 1
-    after a run that failed on its own terms (disk full, non-finite loss), also in one line."""
+    after a run that failed on its own terms (disk full, failed upload, non-finite loss), also
+    in one line."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, 'debug', False) or os.environ.get('FASTRUN_DEBUG', '') not in ('', '0')
     try:
