@@ -133,7 +133,7 @@ def cmd_train(args):
 
     import torch
 
-    from . import storage
+    from . import storage, workdir
     from .builder import build_model, set_random_seed, train_model
     from .dist import init_dist
     from .log import get_logger
@@ -164,8 +164,10 @@ def cmd_train(args):
     # and uploaded (the runner mirrors that folder to the URL).
     if rank == 0:
         storage.check_access(cfg.work_dir)  # a missing bucket or no credentials: fail now
-    local_dir, _ = storage.local_work_dir(cfg.work_dir)
-    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    local_dir, url = storage.local_work_dir(cfg.work_dir)
+    if rank == 0:  # before anything is written there; released when the command ends
+        workdir.own(local_dir, url)
+    timestamp = workdir.unique_stamp(local_dir, time.strftime('%Y%m%d_%H%M%S', time.localtime()))
     if rank == 0:
         cfg.dump(osp.join(local_dir, 'config.py'))
     logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
@@ -390,7 +392,17 @@ def build_parser():
 def run(argv=None):
     """Run the command ``argv`` (default ``sys.argv[1:]``); its errors propagate. Returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    finally:
+        _release_work_dirs()
+
+
+def _release_work_dirs():
+    # The work dir a command owned is free once it ends, its error reported or not.
+    module = sys.modules.get(f'{__package__}.workdir')
+    if module is not None:
+        module.release_all()
 
 
 # ---------------------------------------------------------------- errors a person can act on
@@ -554,7 +566,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     debug = getattr(args, 'debug', False) or os.environ.get('FASTRUN_DEBUG', '') not in ('', '0')
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:
+            _release_work_dirs()
     except KeyboardInterrupt:
         if debug:
             raise

@@ -14,7 +14,7 @@ import pytest
 import torch
 from fsspec.implementations.memory import MemoryFileSystem
 
-from fastrun import Config, ConfigError, Runner, storage
+from fastrun import Config, ConfigError, Runner, storage, workdir
 from fastrun.checkpoint import find_resumable_checkpoint, read_checkpoint
 from fastrun.cli import main as cli_main
 from fastrun.config import check_types
@@ -74,6 +74,7 @@ def staging(tmp_path, monkeypatch):
     root = tmp_path / 'staging'
     monkeypatch.setenv('FASTRUN_STAGING_DIR', str(root))
     monkeypatch.setattr(storage, 'UPLOAD_BACKOFF_S', 0.01)
+    monkeypatch.setattr(workdir, 'SETTLE_S', 0.01)  # the lock object of a URL work dir
     RecordingFS.ops, RecordingFS.gate, RecordingFS.fail_on = [], None, None
     yield root
     RecordingFS.gate = None
@@ -188,7 +189,7 @@ def test_the_object_first_then_the_pointer_then_the_deletions():
     done = [op[2] for op in RecordingFS.ops if op[0] == 'mv']  # names complete, in order
     done = [p.rsplit('/', 1)[-1] for p in done]
     removed = [op[1].rsplit('/', 1)[-1] for op in RecordingFS.ops if op[0] == 'rm'
-               and '.tmp' not in op[1]]
+               and '.tmp' not in op[1] and not op[1].endswith(workdir.LOCK_NAME)]
     # each checkpoint is complete before latest.pth names it, and that before any deletion
     assert [n for n in done if n.endswith('.pth')][:8] == [
         'epoch_1.pth', 'latest.pth', 'epoch_2.pth', 'latest.pth', 'epoch_3.pth', 'latest.pth',
@@ -243,16 +244,19 @@ class CheckHeld(Hook):
         self.url = url
         self.seen = None
 
+    def before_run(self, runner):
+        RecordingFS.gate = threading.Event()  # from now on every write waits for it
+
     def after_train_epoch(self, runner):
         if self.seen is None:
-            self.seen = (sorted(objects(self.url)), storage.isfile(f'{self.url}/epoch_1.pth'),
-                         storage.listdir(self.url))
+            ours = lambda names: sorted(n for n in names if n != workdir.LOCK_NAME)  # noqa: E731
+            self.seen = (ours(objects(self.url)), storage.isfile(f'{self.url}/epoch_1.pth'),
+                         ours(storage.listdir(self.url)))
             threading.Timer(0.3, RecordingFS.gate.set).start()
 
 
 def test_uploads_run_in_the_background_and_the_run_waits_for_them():
     url = 'recmem://runs/bg'
-    RecordingFS.gate = threading.Event()  # every write waits for it
     check = CheckHeld(url)
     runner = make_runner(url, CheckpointHook(interval=1))
     # After the epoch's checkpoint is written (once the hooks up to LOW have run).
@@ -376,7 +380,7 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     assert cli_main(['train', 'cfg.py', '--work-dir', url, '--auto-resume',
                      '--cfg-options', 'runner.max_epochs=3']) == 0
     files = objects(url)
-    logs = sorted(n for n in files if n.endswith('.log'))  # one per run (or one: same second)
+    logs = sorted(n for n in files if n.endswith('.log'))  # one per run
     assert logs and len([n for n in files if n.endswith('.log.json')]) == len(logs)
     # max_keep_ckpts=1 holds: epoch_2 (resumed from) went once epoch_3 was complete
     assert sorted(n for n in files if n.endswith('.pth')) == ['epoch_3.pth', 'latest.pth']
@@ -388,8 +392,10 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     assert not any(b'hunter2' in data for n, data in files.items() if '.log' in n)
     # the summary names the folder and the logs by their URLs, redacted and intact
     assert 'Checkpoints: memory://***@runs/cli/' in second
-    assert re.search(r'Logs: memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log, '
-                     r'memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log\.json', second)
+    assert re.search(r'Logs: memory://\*\*\*@runs/cli/(\d{8}_\d{6}(_2)?)\.log, '
+                     r'memory://\*\*\*@runs/cli/\1\.log\.json', second)
+    assert len(logs) == 2  # the second run's logs never append to the first's (same second: _2)
+    assert '.fastrun.lock' not in files  # the work dir's lock is neither mirrored nor left
     assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'staging']
     capsys.readouterr()
     # fastrun test on the URL of latest.pth: the pointer object is followed

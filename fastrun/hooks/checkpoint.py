@@ -136,7 +136,8 @@ class CheckpointHook(Hook):
 
     def _save(self, runner, number, unit, filename=None, stage=None):
         """Save now (``stage=None``) or at the end of ``stage``; every rank calls it."""
-        runner.logger.info('Saving checkpoint at %d %s', number, unit)
+        if runner.rank == 0:  # every rank calls it; rank 0 writes and says so, once
+            runner.logger.info('Saving checkpoint at %d %s', number, unit)
         if self.sync_buffer:
             allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
         tmpl = self.filename_tmpl
