@@ -160,6 +160,8 @@ atexit.register(release_all)
 
 
 def _drop(lock):
+    if lock.info['pid'] != os.getpid():
+        return  # a forked child exiting: the lock is its parent's
     lock.stop.set()
     if lock.url is not None:
         _remove_remote(lock)

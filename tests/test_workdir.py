@@ -160,3 +160,17 @@ def test_a_stale_lock_object_is_taken_over_with_a_warning_and_removed_at_the_end
     assert (seen['object']['pid'], seen['object']['host']) == (os.getpid(), socket.gethostname())
     names = [n.rsplit('/', 1)[-1] for n in memory_store.ls('/runs/stale', detail=False)]
     assert '.fastrun.lock' not in names and 'epoch_1.pth' in names
+
+
+def test_a_forked_child_leaves_its_parents_lock_alone(tmp_path):
+    lock = workdir.own(str(tmp_path))
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child exits as a process does: its atexit handlers run
+            workdir.release_all()
+            os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+        assert json.loads((tmp_path / '.fastrun.lock').read_text())['pid'] == os.getpid()
+    finally:
+        workdir.release(lock)
+    assert not (tmp_path / '.fastrun.lock').exists()
