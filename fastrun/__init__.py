@@ -11,11 +11,13 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and editors read; at run time __getattr__ imports them
     from ._core import CORE
-    from .amp import auto_fp16, force_fp32, wrap_fp16_model
-    from .builder import DefaultOptimizerConstructor, build_optimizer, set_random_seed
-    from .checkpoint import load_checkpoint, load_state_dict, save_checkpoint, weights_to_cpu
+    from .amp import LossScaler, auto_fp16, force_fp32, wrap_fp16_model
+    from .builder import (DefaultOptimizerConstructor, build_optimizer, build_optimizer_constructor,
+                          set_random_seed)
+    from .checkpoint import (CheckpointLoader, _load_checkpoint, _load_checkpoint_with_prefix,
+                             load_checkpoint, load_state_dict, save_checkpoint, weights_to_cpu)
     from .config import Config, ConfigDict, ConfigError, DictAction
-    from .dist import get_dist_info, init_dist, master_only
+    from .dist import allreduce_grads, allreduce_params, get_dist_info, init_dist, master_only
     from .evaluation import multi_gpu_test, single_gpu_test
     from .hook import STAGES, Hook
     from .hooks import *  # noqa: F401,F403
@@ -24,36 +26,40 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time __getattr_
     from .models import BaseModule, ModuleDict, ModuleList, Sequential
     from .parallel import MMDataParallel, MMDistributedDataParallel
     from .priority import Priority, get_priority
-    from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, RUNNERS,
-                           Registry, build_from_cfg)
-    from .runner import (BaseRunner, EpochBasedRunner, IterBasedRunner, IterLoader, Runner,
-                         build_runner)
+    from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, RUNNER_BUILDERS,
+                           RUNNERS, Registry, build_from_cfg)
+    from .runner import (BaseRunner, DefaultRunnerConstructor, EpochBasedRunner, IterBasedRunner,
+                         IterLoader, Runner, build_runner)
     from .sampler import ResumableSampler
     from .signals import Preempted
+    from .utils import obj_from_dict
 
 # module (relative to this package) -> the public names it provides: the names imported
 # above for type checkers, and every name of ``fastrun.hooks.__all__`` (tests/test_lazy_import.py
 # checks that the three agree).
 _PROVIDERS = {
     '._core': ('CORE',),
-    '.amp': ('auto_fp16', 'force_fp32', 'wrap_fp16_model'),
-    '.checkpoint': ('load_checkpoint', 'load_state_dict', 'save_checkpoint', 'weights_to_cpu'),
+    '.amp': ('LossScaler', 'auto_fp16', 'force_fp32', 'wrap_fp16_model'),
+    '.checkpoint': ('CheckpointLoader', '_load_checkpoint', '_load_checkpoint_with_prefix',
+                    'load_checkpoint', 'load_state_dict', 'save_checkpoint', 'weights_to_cpu'),
     '.config': ('Config', 'ConfigDict', 'ConfigError', 'DictAction'),
-    '.dist': ('get_dist_info', 'init_dist', 'master_only'),
+    '.dist': ('allreduce_grads', 'allreduce_params', 'get_dist_info', 'init_dist', 'master_only'),
     '.hook': ('STAGES', 'Hook'),
     '.log_buffer': ('LogBuffer',),
     '.log': ('get_host_info', 'get_logger', 'get_time_str', 'print_log'),
     '.models': ('BaseModule', 'ModuleDict', 'ModuleList', 'Sequential'),
     '.parallel': ('MMDataParallel', 'MMDistributedDataParallel'),
     '.priority': ('Priority', 'get_priority'),
-    '.registry': ('DATASETS', 'HOOKS', 'MODELS', 'OPTIMIZER_BUILDERS', 'OPTIMIZERS', 'RUNNERS',
-                  'Registry', 'build_from_cfg'),
-    '.runner': ('BaseRunner', 'EpochBasedRunner', 'IterBasedRunner', 'IterLoader', 'Runner',
-                'build_runner'),
-    '.builder': ('DefaultOptimizerConstructor', 'build_optimizer', 'set_random_seed'),
+    '.registry': ('DATASETS', 'HOOKS', 'MODELS', 'OPTIMIZER_BUILDERS', 'OPTIMIZERS',
+                  'RUNNER_BUILDERS', 'RUNNERS', 'Registry', 'build_from_cfg'),
+    '.runner': ('BaseRunner', 'DefaultRunnerConstructor', 'EpochBasedRunner', 'IterBasedRunner',
+                'IterLoader', 'Runner', 'build_runner'),
+    '.builder': ('DefaultOptimizerConstructor', 'build_optimizer', 'build_optimizer_constructor',
+                 'set_random_seed'),
     '.evaluation': ('multi_gpu_test', 'single_gpu_test'),
     '.sampler': ('ResumableSampler',),
     '.signals': ('Preempted',),
+    '.utils': ('obj_from_dict',),
     '.hooks': (
         'IterTimerHook', 'OptimizerHook', 'ProgressBarHook', 'CheckpointHook',
         'EarlyStoppingHook', 'EvalHook', 'EvaluationHook', 'DistEvalHook', 'ClosureHook',

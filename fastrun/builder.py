@@ -10,19 +10,31 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import storage
+from .dist import get_dist_info
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import hook_times_requested, nvtx_requested
-from .registry import DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS, build_from_cfg
-from .runner import EpochBasedRunner, IterBasedRunner, build_runner
+from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS,  # noqa: F401
+                       RUNNER_BUILDERS, build_from_cfg)
+from .runner import (RUNNERS, DefaultRunnerConstructor, EpochBasedRunner, IterBasedRunner,  # noqa: F401
+                     build_runner, build_runner_constructor)
 from .step import DeviceLoader
 from .summary import RunSummary
 
 logger = logging.getLogger('fastrun')
 
 
-def set_random_seed(seed, deterministic=False, rank=0):
-    """Seed Python, NumPy and torch with ``seed + rank``; ``deterministic`` picks deterministic kernels."""
+def set_random_seed(seed, deterministic=False, use_rank_shift=False, rank=None):
+    """Seed Python, NumPy and torch; ``deterministic`` picks deterministic kernels.
+
+    The seed is ``seed + rank`` with ``rank`` given, ``seed`` + this process's rank with
+    ``use_rank_shift`` (mmcv's argument), else ``seed``. ``PYTHONHASHSEED`` is set to it too,
+    for the processes started afterwards (data loader workers started with spawn), as mmcv.
+    Returns the seed used.
+    """
+    if rank is None:
+        rank = get_dist_info()[0] if use_rank_shift else 0
     seed = seed + rank
+    os.environ['PYTHONHASHSEED'] = str(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -231,13 +243,19 @@ class DefaultOptimizerConstructor:
         return build_from_cfg(dict(cfg, params=params), OPTIMIZERS)
 
 
+def build_optimizer_constructor(cfg):
+    """An optimizer constructor from ``dict(type='DefaultOptimizerConstructor', optimizer_cfg=...,
+    paramwise_cfg=...)`` (``OPTIMIZER_BUILDERS``); calling it on a model gives the optimizer."""
+    return build_from_cfg(cfg, OPTIMIZER_BUILDERS)
+
+
 def build_optimizer(model, cfg):
     """A torch.optim optimizer from ``dict(type='SGD', lr=..., paramwise_cfg=..., constructor=...)``."""
     cfg = copy.deepcopy(dict(cfg))
     constructor = cfg.pop('constructor', 'DefaultOptimizerConstructor')
     paramwise_cfg = cfg.pop('paramwise_cfg', None)
-    builder = build_from_cfg(dict(type=constructor, optimizer_cfg=cfg, paramwise_cfg=paramwise_cfg),
-                             OPTIMIZER_BUILDERS)
+    builder = build_optimizer_constructor(dict(type=constructor, optimizer_cfg=cfg,
+                                               paramwise_cfg=paramwise_cfg))
     return builder(model)
 
 
@@ -313,6 +331,10 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
                                                    **loader_args), device,
                                   channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
+        if eval_cfg.get('save_best') is True:
+            # MMClassification's docs write evaluation=dict(save_best=True) for "keep the best";
+            # the hook itself refuses True as mmcv's does, so the config's True means 'auto'.
+            eval_cfg['save_best'] = 'auto'
         eval_cfg['by_epoch'] = not isinstance(runner, IterBasedRunner)
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.

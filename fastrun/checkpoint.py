@@ -24,7 +24,8 @@ from collections import OrderedDict
 
 import torch
 
-from . import storage
+from . import model_zoo, storage
+from .dist import get_dist_info, is_module_wrapper
 from .errors import ArgumentError
 
 logger_ = logging.getLogger('fastrun')
@@ -357,25 +358,60 @@ def non_finite_keys(state_dict):
     return [k for (k, _), ok in zip(items, finite) if not ok]
 
 
-def save_checkpoint(model, filename, optimizer=None, meta=None, extra=None, check_finite=True):
+def get_state_dict(module, destination=None, prefix='', keep_vars=False):
+    """``module.state_dict()`` with every model wrapper looked through, at any depth.
+
+    A wrapper (:func:`~fastrun.dist.is_module_wrapper`: DataParallel, DDP, a class registered
+    in ``MODULE_WRAPPERS``) adds no ``module.`` to the keys, also when it wraps a submodule.
+    The module versions (``_metadata``) and the modules' state-dict hooks are kept, as in
+    torch's own ``state_dict``.
+    """
+    while is_module_wrapper(module):
+        module = module.module
+    if destination is None:
+        destination = OrderedDict()
+        destination._metadata = OrderedDict()
+    local_metadata = dict(version=module._version)
+    destination._metadata[prefix[:-1]] = local_metadata
+    for hook in module._state_dict_pre_hooks.values():
+        hook(module, prefix, keep_vars)
+    module._save_to_state_dict(destination, prefix, keep_vars)
+    for name, child in module._modules.items():
+        if child is not None:
+            get_state_dict(child, destination, prefix + name + '.', keep_vars=keep_vars)
+    for hook in module._state_dict_hooks.values():
+        result = hook(module, destination, prefix, local_metadata)
+        if result is not None:
+            destination = result
+    return destination
+
+
+def save_checkpoint(model, filename, optimizer=None, meta=None, file_client_args=None, *,
+                    extra=None, check_finite=True):
     """Write ``meta``, the model's weights and the optimizer state(s) to ``filename`` atomically.
 
+    ``filename``: a local path or an fsspec URL (see :mod:`fastrun.storage`).
+    ``file_client_args``: mmcv's FileClient arguments; ``None`` or ``dict(backend='disk')``
+    (a local path), others are refused as :func:`fastrun.storage.check_location` says.
     ``extra`` entries are added at the top level. A checksum of the whole payload is stored
     with it. ``check_finite``: a model holding NaN or infinite values is not saved, a
     FloatingPointError says which tensors (a checkpoint must never replace a good one by a
-    broken one).
+    broken one). The model's ``CLASSES`` go to ``meta['CLASSES']`` (a tuple stays a tuple).
     """
     if meta is None:
         meta = {}
     elif not isinstance(meta, dict):
         raise TypeError(f'meta must be a dict or None, got {type(meta).__name__}')
+    filename = os.fspath(filename)
+    if file_client_args is not None:
+        storage.check_location(filename, file_client_args, owner='save_checkpoint')
     from ._version import __version__
     meta = to_plain(dict(meta, fastrun_version=__version__, torch_version=str(torch.__version__),
                          time=time.asctime()), 'meta')
     model = _unwrap(model)
     if hasattr(model, 'CLASSES') and model.CLASSES is not None:
-        meta['CLASSES'] = list(model.CLASSES)
-    state_dict = weights_to_cpu(model.state_dict())
+        meta['CLASSES'] = to_plain(model.CLASSES, 'CLASSES')
+    state_dict = weights_to_cpu(get_state_dict(model))
     if check_finite:
         bad = non_finite_keys(state_dict)
         if bad:
@@ -669,9 +705,8 @@ def find_resumable_checkpoint(work_dir, logger=None):
 
 
 def _unwrap(module):
-    # DataParallel / DistributedDataParallel keep the real model in .module.
-    wrappers = (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)
-    while isinstance(module, wrappers):
+    # DataParallel, DDP and the wrappers registered in MODULE_WRAPPERS keep the model in .module.
+    while is_module_wrapper(module):
         module = module.module
     return module
 
@@ -739,12 +774,13 @@ def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=No
     """Load the weights of ``filename`` into ``model``; return the whole checkpoint dict.
 
     ``filename`` may be a fastrun or mmcv 1.x checkpoint (``state_dict`` and ``meta``), a bare
-    state dict, or a ``.safetensors`` file. Keys that do not match are reported (see
+    state dict, or a ``.safetensors`` file; a local path, an fsspec URL, or any scheme of
+    :class:`CheckpointLoader` (``https://``, ``open-mmlab://``, ``mmcls://``, ...). Keys that do not match are reported (see
     :func:`load_state_dict`); ``strict=True`` makes that an error naming the file. A file
     edited since fastrun wrote it loads with a warning (``verify``, see :func:`read_checkpoint`).
     """
-    checkpoint = read_checkpoint(filename, map_location, weights_only=weights_only, verify=verify,
-                                 logger=logger)
+    checkpoint = read_any(filename, map_location, weights_only=weights_only, verify=verify,
+                           logger=logger)
     if not isinstance(checkpoint, dict):
         raise CheckpointError(f'{filename}: no state_dict found (a {type(checkpoint).__name__})')
     state_dict = checkpoint.get('state_dict', checkpoint)
@@ -766,3 +802,247 @@ def load_checkpoint(model, filename, map_location='cpu', strict=False, logger=No
         '%d, size mismatch %d)', filename, loaded, own, len(report['missing']),
         len(report['unexpected']), len(report['mismatched']))
     return checkpoint
+
+
+# --------------------------------------------------------------------------- URL schemes
+
+
+class CheckpointLoader:
+    """mmcv 1.x's table of checkpoint URL schemes: a prefix (a regular expression matched at
+    the start of the name) -> the function ``loader(filename, map_location)`` that reads it.
+
+    The longest-sorting prefix that matches wins (prefixes are tried in reverse
+    lexicographic order, so ``a/b/c`` before ``a/b``); ``''``, the local loader, matches
+    everything. :meth:`register_scheme` adds a scheme.
+    """
+
+    _schemes = {}
+
+    @classmethod
+    def _register_scheme(cls, prefixes, loader, force=False):
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        elif not isinstance(prefixes, (list, tuple)):
+            raise ArgumentError(f'prefixes must be a str or a list of str, got {prefixes!r}')
+        for prefix in prefixes:
+            if prefix in cls._schemes and not force:
+                raise KeyError(f'{prefix} is already registered as a loader backend, '
+                               'add "force=True" if you want to override it')
+            cls._schemes[prefix] = loader
+        cls._schemes = OrderedDict(sorted(cls._schemes.items(), key=lambda t: t[0], reverse=True))
+
+    @classmethod
+    def register_scheme(cls, prefixes, loader=None, force=False):
+        """Register ``loader`` for ``prefixes``; without ``loader``, a decorator."""
+        if loader is not None:
+            cls._register_scheme(prefixes, loader, force=force)
+            return None
+
+        def _register(fn):
+            cls._register_scheme(prefixes, fn, force=force)
+            return fn
+        return _register
+
+    @classmethod
+    def _get_checkpoint_loader(cls, path):
+        for prefix, loader in cls._schemes.items():
+            if re.match(prefix, path) is not None:
+                return loader
+        return None
+
+    @classmethod
+    def load_checkpoint(cls, filename, map_location=None, logger=None):
+        """The checkpoint ``filename`` names, read by the loader of its scheme."""
+        loader = cls._get_checkpoint_loader(filename)
+        (logger or logger_).info('load checkpoint from %s path: %s', loader.__name__[10:],
+                                 storage.redact(filename))
+        return loader(filename, map_location)
+
+
+def is_local_scheme(filename):
+    """True when ``filename`` is a path or an fsspec URL (read by :func:`read_checkpoint`),
+    False for a scheme of its own loader (``https://``, ``open-mmlab://``, ``pavi://``...)."""
+    return CheckpointLoader._get_checkpoint_loader(os.fspath(filename)) is load_from_local
+
+
+def read_any(filename, map_location, weights_only=True, verify='warn', logger=None):
+    """The checkpoint ``filename`` names: paths and fsspec URLs read as :func:`read_checkpoint`
+    reads them (checksums, safe unpickling), the other schemes by their loaders."""
+    filename = os.fspath(filename)
+    loader = CheckpointLoader._get_checkpoint_loader(filename)
+    if loader is load_from_local:
+        filename = osp.expanduser(filename)
+    elif not (loader is load_from_ceph and filename.startswith('s3://')):
+        return loader(filename, map_location)
+    return read_checkpoint(filename, 'cpu' if map_location is None else map_location,
+                           weights_only=weights_only, verify=verify, logger=logger)
+
+
+@CheckpointLoader.register_scheme(prefixes='')
+def load_from_local(filename, map_location=None):
+    """A local file (``~`` expanded), or any fsspec URL no other scheme claims (``gs://``...)."""
+    filename = osp.expanduser(os.fspath(filename))
+    if not storage.isfile(filename):
+        raise FileNotFoundError(f'{storage.redact(filename)} can not be found.')
+    return read_checkpoint(filename, 'cpu' if map_location is None else map_location,
+                           verify='warn')
+
+
+def _download_error(url, e):
+    reason = str(getattr(e, 'reason', None) or e).splitlines()[0] or type(e).__name__
+    return CheckpointError(f'{storage.redact(url)}: cannot download the checkpoint ({reason}); '
+                           f'download it where there is a network and give its local path')
+
+
+def _fetch_url(url, map_location, model_dir):
+    try:
+        return torch.hub.load_state_dict_from_url(url, model_dir=model_dir, map_location=map_location,
+                                                  progress=False, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(f'{storage.redact(url)}: refused to unpickle objects other than '
+                              f'tensors and plain types (weights_only=True); download it and '
+                              f'load the file with weights_only=False only if you trust it') from e
+    except (OSError, ValueError) as e:  # URLError, HTTPError, timeouts, a bad URL
+        raise _download_error(url, e) from e
+
+
+@CheckpointLoader.register_scheme(prefixes=('http://', 'https://'))
+def load_from_http(filename, map_location=None, model_dir=None):
+    """Download ``filename`` into torch's hub cache (``model_dir``) once and read it.
+
+    In a distributed run rank 0 downloads first; the other ranks read the cached file after
+    it. Without a network (or when the server refuses), a CheckpointError names the URL.
+    """
+    rank, world_size = get_dist_info()
+    checkpoint = None
+    if rank == 0:
+        checkpoint = _fetch_url(filename, map_location, model_dir)
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            checkpoint = _fetch_url(filename, map_location, model_dir)
+    return checkpoint
+
+
+@CheckpointLoader.register_scheme(prefixes='pavi://')
+def load_from_pavi(filename, map_location=None):
+    """A checkpoint of PAVI's model cloud (``pavi://folder/name``; needs the ``pavi`` package)."""
+    if not filename.startswith('pavi://'):
+        raise ArgumentError(f'Expected filename startswith `pavi://`, but get {filename}')
+    try:
+        from pavi import modelcloud
+    except ImportError:
+        raise ImportError(f'{filename}: reading from PAVI needs the pavi package '
+                          '(pip install pavi)') from None
+    import tempfile
+    model = modelcloud.get(filename[len('pavi://'):])
+    with tempfile.TemporaryDirectory() as tmp:
+        local = osp.join(tmp, model.name)
+        model.download(local)
+        if not osp.isfile(local):
+            raise FileNotFoundError(f'{filename}: PAVI gave no file ({local} not written)')
+        return read_checkpoint(local, 'cpu' if map_location is None else map_location,
+                               verify='warn')
+
+
+@CheckpointLoader.register_scheme(prefixes=r'(\S+\:)?s3://')
+def load_from_ceph(filename, map_location=None, backend='petrel'):
+    """An ``s3://bucket/key`` object, read through fsspec (``s3fs``: ``pip install fastrun[s3]``).
+
+    mmcv reads these with Petrel's client; fastrun reads them as S3 objects, with the
+    credentials and endpoint of the environment. Petrel's cluster prefix
+    (``cluster:s3://...``) has no S3 meaning and is refused.
+    """
+    if backend not in ('ceph', 'petrel'):
+        raise ValueError(f'Load from Backend {backend} is not supported.')
+    if not filename.startswith('s3://'):
+        cluster = filename.split(':', 1)[0]
+        raise ArgumentError(f"{filename}: the '{cluster}:' prefix names a Petrel cluster, which "
+                            "fastrun does not read (its S3 access goes through fsspec); give "
+                            "the object as s3://bucket/key with the endpoint in the environment")
+    return read_checkpoint(filename, 'cpu' if map_location is None else map_location,
+                           verify='warn')
+
+
+def get_torchvision_models():
+    """``{name: url}`` of ``torchvision://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('torchvision')
+
+
+def get_external_models():
+    """``{name: url}`` of ``open-mmlab://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('open-mmlab')
+
+
+def get_mmcls_models():
+    """``{name: url}`` of ``mmcls://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.model_urls('mmcls')
+
+
+def get_deprecated_model_names():
+    """``{old name: new name}`` of ``open-mmlab://`` (see :mod:`fastrun.model_zoo`)."""
+    return model_zoo.deprecated_names()
+
+
+def _zoo_url(filename):
+    try:
+        return model_zoo.resolve(filename)
+    except KeyError as e:
+        raise CheckpointError(e.args[0]) from None
+
+
+def _load_zoo_target(target, map_location):
+    if target.startswith(('http://', 'https://')):
+        return load_from_http(target, map_location=map_location)
+    if not osp.isfile(target):
+        raise FileNotFoundError(f'{target} can not be found.')
+    return read_checkpoint(target, 'cpu' if map_location is None else map_location, verify='warn')
+
+
+@CheckpointLoader.register_scheme(prefixes=('modelzoo://', 'torchvision://'))
+def load_from_torchvision(filename, map_location=None):
+    """``torchvision://NAME`` (``modelzoo://`` is its deprecated name): a URL of the model zoo
+    tables (:mod:`fastrun.model_zoo`), downloaded as :func:`load_from_http` does."""
+    return _load_zoo_target(_zoo_url(filename), map_location)
+
+
+@CheckpointLoader.register_scheme(prefixes=('open-mmlab://', 'openmmlab://'))
+def load_from_openmmlab(filename, map_location=None):
+    """``open-mmlab://NAME``: an OpenMMLab URL (or a file under ``$MMCV_HOME``) from the tables."""
+    return _load_zoo_target(_zoo_url(filename), map_location)
+
+
+def _backbone_only(checkpoint):
+    # mmcls:// checkpoints are whole classifiers; what is asked for is their backbone.
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    prefix = 'backbone.'
+    return {'state_dict': OrderedDict((k[len(prefix):], v) for k, v in state_dict.items()
+                                      if k.startswith(prefix))}
+
+
+@CheckpointLoader.register_scheme(prefixes='mmcls://')
+def load_from_mmcls(filename, map_location=None):
+    """``mmcls://NAME``: an MMClassification checkpoint of the tables, reduced to its backbone
+    (the ``backbone.`` keys without that prefix), as mmcv does."""
+    return _backbone_only(_load_zoo_target(_zoo_url(filename), map_location))
+
+
+def _load_checkpoint(filename, map_location=None, logger=None):
+    """The checkpoint dict ``filename`` names: a path or any scheme of :class:`CheckpointLoader`."""
+    return CheckpointLoader.load_checkpoint(filename, map_location, logger)
+
+
+def _load_checkpoint_with_prefix(prefix, filename, map_location=None):
+    """The tensors of ``filename`` under ``prefix`` (``'backbone'``), with the prefix removed.
+
+    What ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)`` loads. A prefix that
+    no key starts with is an error naming the file (also an AssertionError, as in mmcv).
+    """
+    checkpoint = _load_checkpoint(filename, map_location=map_location)
+    state_dict = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else {}
+    if not prefix.endswith('.'):
+        prefix += '.'
+    picked = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    if not picked:
+        raise ArgumentError(f'{prefix} is not in the pretrained model {storage.redact(filename)}')
+    return picked

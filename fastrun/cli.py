@@ -348,7 +348,9 @@ def build_parser():
     p.add_argument('--no-validate', action='store_true', help='no evaluation during training')
     p.add_argument('--seed', type=int)
     p.add_argument('--deterministic', action='store_true')
-    p.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                   help='what started the processes of a distributed run: torchrun (pytorch), '
+                        'srun (slurm), mpirun (mpi); none: one process')
     p.add_argument('--num-threads', type=int, metavar='N',
                    help='torch intra-op CPU threads (config key num_threads; default: torch\'s, '
                         'one per core); 1 is fastest for small models and on shared machines')
@@ -522,9 +524,12 @@ def user_error(exc, cfg=None):
     which exit status goes with the message.
     """
     from .config import ConfigError
+    from .errors import LauncherError
     checkpoint_errors = _checkpoint_errors()
     built = getattr(exc, 'built_class', None)
-    if isinstance(exc, ConfigError):
+    if isinstance(exc, LauncherError):
+        message = str(exc)  # how to start the job's processes
+    elif isinstance(exc, ConfigError):
         where = _shown_path(exc.filename) or '<config>'
         message = f'{where}: {exc.key}: {exc.reason}' if exc.key else f'{where}: {exc.reason}'
     elif checkpoint_errors and isinstance(exc, checkpoint_errors[0]):

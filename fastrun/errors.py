@@ -22,3 +22,8 @@ class ArgumentKeyError(KeyError, AssertionError):
 class DataError(ValueError):
     """A sample of a data set that cannot be used (its image size, its label); names the data set,
     the sample and the iteration."""
+
+
+class LauncherError(RuntimeError):
+    """A distributed launch whose processes lack what their launcher (torchrun, srun, mpirun)
+    sets; the message says how to start them."""

@@ -135,6 +135,11 @@ MODELS = Registry('model', locations=['fastrun.models'])
 DATASETS = Registry('dataset', locations=['fastrun.datasets'])
 OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below
 RUNNERS = Registry('runner', locations=['fastrun.runner'])
+#: What builds a runner from ``runner=dict(...)``: ``constructor='DefaultRunnerConstructor'``.
+RUNNER_BUILDERS = Registry('runner builder', locations=['fastrun.runner'])
+#: Model wrappers whose ``.module`` is the model (mmcv.parallel's MODULE_WRAPPERS): checkpoints,
+#: hooks and the runner look through every class registered here (torch's two, below).
+MODULE_WRAPPERS = Registry('module wrapper')
 OPTIMIZER_BUILDERS = Registry('optimizer builder', locations=['fastrun.builder'])
 # The data pipeline's transforms (mmcls's PIPELINES) and the loaders' samplers.
 PIPELINES = Registry('pipeline', locations=['fastrun.datasets'])
@@ -144,8 +149,22 @@ NORM_LAYERS = Registry('norm layer', locations=['fastrun.models'])
 ACTIVATION_LAYERS = Registry('activation layer', locations=['fastrun.models'])
 CONV_LAYERS = Registry('conv layer', locations=['fastrun.models'])
 PADDING_LAYERS = Registry('padding layer', locations=['fastrun.models'])
+DROPOUT_LAYERS = Registry('dropout layer', locations=['fastrun.models'])
 
-for _name in dir(torch.optim):
-    _cls = getattr(torch.optim, _name)
-    if inspect.isclass(_cls) and issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer:
-        OPTIMIZERS.register_module(module=_cls)
+
+
+def _register_torch_optimizers():
+    # Every torch.optim class, the base ``Optimizer`` included, as mmcv registers them.
+    names = []
+    for name in dir(torch.optim):
+        cls = getattr(torch.optim, name)
+        if not name.startswith('__') and inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer):
+            OPTIMIZERS.register_module(module=cls)
+            names.append(name)
+    return names
+
+
+#: The names of the torch.optim classes registered in OPTIMIZERS.
+TORCH_OPTIMIZERS = _register_torch_optimizers()
+MODULE_WRAPPERS.register_module(module=torch.nn.DataParallel)
+MODULE_WRAPPERS.register_module(module=torch.nn.parallel.DistributedDataParallel)

@@ -22,7 +22,7 @@ from .hook import DISPATCH_NAMES, Hook
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import get_priority
-from .registry import RUNNERS, build_from_cfg
+from .registry import RUNNER_BUILDERS, RUNNERS, build_from_cfg
 from .runtime_hooks import HookList, RuntimeHooksMixin
 from .sampler import IterLoader, ResumableSampler, sampler_of, start_after
 from .signals import Preemption
@@ -617,8 +617,34 @@ class IterBasedRunner(Runner):
                                         momentum_config, timer_config, custom_hooks_config)
 
 
+@RUNNER_BUILDERS.register_module()
+class DefaultRunnerConstructor:
+    """What builds a runner from its config (mmcv 1.x): ``RUNNERS`` builds ``runner_cfg`` with
+    ``default_args`` (model, optimizer, work_dir, logger, meta). A subclass registered in
+    ``RUNNER_BUILDERS`` and named by ``runner=dict(constructor=...)`` builds it otherwise."""
+
+    def __init__(self, runner_cfg, default_args=None):
+        if not isinstance(runner_cfg, dict):
+            raise ArgumentTypeError(f'runner_cfg should be a dict, but got {type(runner_cfg).__name__}')
+        self.runner_cfg = runner_cfg
+        self.default_args = default_args
+
+    def __call__(self):
+        return build_from_cfg(self.runner_cfg, RUNNERS, self.default_args)
+
+
+def build_runner_constructor(cfg):
+    """A runner constructor from ``dict(type=..., runner_cfg=..., default_args=...)``."""
+    return build_from_cfg(cfg, RUNNER_BUILDERS)
+
+
 def build_runner(cfg, default_args=None):
-    """Build a runner from ``dict(type='EpochBasedRunner', max_epochs=N)`` and the model etc."""
+    """Build a runner from ``dict(type='EpochBasedRunner', max_epochs=N)`` and the model etc.
+
+    ``constructor`` (default ``'DefaultRunnerConstructor'``) names the ``RUNNER_BUILDERS``
+    entry that builds it.
+    """
     cfg = dict(cfg)
-    cfg.pop('constructor', None)
-    return build_from_cfg(cfg, RUNNERS, default_args)
+    constructor = cfg.pop('constructor', 'DefaultRunnerConstructor')
+    return build_runner_constructor(dict(type=constructor, runner_cfg=cfg,
+                                         default_args=default_args))()

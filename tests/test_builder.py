@@ -70,13 +70,3 @@ def test_mmcv_runner_names_are_importable(name):
         assert getattr(hooks_pkg, name) is getattr(fastrun, name)
         if name not in ('LrUpdaterHook', 'MomentumUpdaterHook', 'LoggerHook'):  # bases, as mmcv
             assert name in fastrun.HOOKS
-
-
-def test_force_fp32_runs_in_float32_under_autocast():
-    @fastrun.force_fp32()
-    def f(x):
-        return x @ x
-
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
-        assert f(torch.ones(2, 2)).dtype == torch.float32

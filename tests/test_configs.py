@@ -78,6 +78,8 @@ def test_config_hooks_and_one_epoch(config, tmp_path):
     assert {'OptimizerHook', 'CheckpointHook', 'IterTimerHook', 'TextLoggerHook'} <= names
     if 'ema' in config:
         assert 'EMAHook' in names
+    if config.endswith('save_best.py'):  # the spec's save_best=True keeps the best weights
+        assert os.path.isfile(work / 'best_accuracy_top-1_epoch_1.pth')
     if 'custom_hook' in config:
         assert 'MyHook' in names
     if 'log_config' in config:

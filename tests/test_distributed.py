@@ -501,7 +501,7 @@ def test_launcher_pytorch_outside_torchrun_says_so(tmp_path, monkeypatch):
         monkeypatch.delenv(k, raising=False)
     with pytest.raises(RuntimeError, match='torchrun'):
         init_dist('pytorch')
-    with pytest.raises(ValueError, match="use 'pytorch'"):
-        init_dist('slurm')
+    with pytest.raises(ValueError, match="'pytorch' \\(torchrun\\), 'slurm' \\(srun\\), 'mpi'"):
+        init_dist('lsf')
 
 

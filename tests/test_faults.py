@@ -88,8 +88,11 @@ class Pace(Hook):
     def after_train_iter(self, runner):
         time.sleep(self.delay)
         if runner.iter + 1 == self.mark:
-            with open(self._path(runner, 'marker'), 'w') as f:
+            # Written whole, then renamed: the test sees the file only once it holds the pid.
+            path = self._path(runner, 'marker')
+            with open(path + '.part', 'w') as f:
                 f.write(str(os.getpid()))
+            os.replace(path + '.part', path)
         if runner.iter + 1 == self.stall_at:
             time.sleep(self.stall)
 
@@ -584,18 +587,13 @@ def test_a_best_path_read_from_a_checkpoint_never_chooses_what_is_deleted(tmp_pa
         torch.save(seal(ckpt), work / 'crafted.pth')  # it passes its checksum
         runner = toy_runner(work, max_epochs=2)
         logger, messages = recording_logger('toy')
-        val = [(torch.ones(2, 4), torch.zeros(2, 1))]
 
-        class Scored:
-            dataset = type('Set', (), {'evaluate': lambda self, results, logger=None: {'acc': 1.0}})()
+        class Scored(torch.utils.data.TensorDataset):
+            def evaluate(self, results, logger=None):
+                return {'acc': 1.0}
 
-            def __iter__(self):
-                return iter(val)
-
-            def __len__(self):
-                return 1
-
-        runner.register_hook(EvalHook(Scored(), save_best='acc', rule='greater',
+        val = torch.utils.data.DataLoader(Scored(torch.ones(2, 4), torch.zeros(2, 1)))
+        runner.register_hook(EvalHook(val, save_best='acc', rule='greater',
                                       test_fn=lambda model, loader: []), 'LOW')
         runner.resume(str(work / 'crafted.pth'))
         runner.run([make_loader(2)], [('train', 1)])

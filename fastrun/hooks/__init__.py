@@ -1,5 +1,6 @@
 """The hooks fastrun ships; each module registers its hooks in ``fastrun.HOOKS``."""
 from ..hook import Hook
+from ..registry import HOOKS
 from .checkpoint import CheckpointHook
 from .closure import ClosureHook
 from .early_stopping import EarlyStoppingHook
@@ -27,7 +28,7 @@ from .sampler_seed import DistSamplerSeedHook
 from .sync_buffer import SyncBuffersHook
 
 __all__ = [
-    'Hook', 'IterTimerHook', 'OptimizerHook', 'ProgressBarHook', 'CheckpointHook',
+    'HOOKS', 'Hook', 'IterTimerHook', 'OptimizerHook', 'ProgressBarHook', 'CheckpointHook',
     'EarlyStoppingHook', 'EvalHook', 'EvaluationHook', 'DistEvalHook', 'ClosureHook', 'EMAHook',
     'CheckInvalidLossHook', 'EmptyCacheHook', 'AmpOptimizerHook', 'Fp16OptimizerHook',
     'GradientCumulativeOptimizerHook', 'GradientCumulativeFp16OptimizerHook', 'ProfilerHook',

@@ -6,6 +6,7 @@ from math import inf
 
 import torch.distributed as dist
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.data import DataLoader
 
 from .. import storage
 from ..dist import get_dist_info
@@ -13,8 +14,13 @@ from ..errors import ArgumentTypeError
 from ..evaluation import multi_gpu_test, single_gpu_test
 from ..hook import Hook
 from ..registry import HOOKS
+from ..step import DeviceLoader
 from .checkpoint import resolve_out_dir, work_location
 from .logger.base import LoggerHook
+
+# What evaluates: a torch DataLoader, or fastrun's DeviceLoader around one (what the builder
+# gives, batches already on the device).
+_LOADER_TYPES = (DataLoader, DeviceLoader)
 
 #: Metric keys (or parts of keys) for which a greater value is better (mmcv's list).
 DEFAULT_GREATER_KEYS = ('acc', 'top', 'AR@', 'auc', 'precision', 'mAP', 'mDice', 'mIoU', 'mAcc',
@@ -89,21 +95,18 @@ class EvalHook(Hook):
     def __init__(self, dataloader, start=None, interval=1, by_epoch=True, save_best=None,
                  rule=None, test_fn=None, greater_keys=None, less_keys=None, out_dir=None,
                  file_client_args=None, **eval_kwargs):
-        if not hasattr(dataloader, 'dataset') or not hasattr(dataloader, '__iter__'):
-            raise TypeError(f'dataloader must be a DataLoader (with a .dataset), '
-                            f'but got {type(dataloader)}')
+        if not isinstance(dataloader, _LOADER_TYPES):
+            raise TypeError(f'dataloader must be a pytorch DataLoader, but got {type(dataloader)}')
         if not isinstance(interval, int) or interval <= 0:
             raise ValueError(f'interval must be a positive number, but got {interval}')
         if not isinstance(by_epoch, bool):
             raise ArgumentTypeError(f'by_epoch must be a bool, got {by_epoch!r}')
         if start is not None and start < 0:
             raise ValueError(f'The evaluation start epoch {start} is smaller than 0')
-        if save_best is True:
-            save_best = 'auto'
-        elif save_best is False:
-            save_best = None
         if not (save_best is None or isinstance(save_best, str)):
-            raise ArgumentTypeError(f'save_best must be a str, True or None, got {save_best!r}')
+            hint = " (save_best='auto' keeps the best of the first metric)" \
+                if isinstance(save_best, bool) else ''
+            raise ArgumentTypeError(f'save_best must be a str or None, got {save_best!r}{hint}')
         if rule is not None and rule not in self.rule_map:
             raise KeyError(f'rule must be greater, less or None, but got {rule}.')
         self.dataloader = dataloader
@@ -242,8 +245,9 @@ class EvalHook(Hook):
         if self.save_best is None:
             return None
         if not eval_res:
-            warnings.warn('The evaluation returned no metric: the best checkpoint is not '
-                          'updated this time.')
+            # mmcv's words: code written for it matches this text.
+            warnings.warn('Since `eval_res` is an empty dict, the behavior to save the best '
+                          'checkpoint will be skipped in this evaluation.')
             return None
         if self.key_indicator == 'auto':
             self.key_indicator = next(iter(eval_res))

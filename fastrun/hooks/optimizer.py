@@ -66,3 +66,15 @@ class OptimizerHook(Hook):
                 # logger.log(level=...) as mmcv calls it: loggers written for mmcv define only log()
                 runner.logger.log(level=logging.ERROR,
                                   msg=f'{name} with shape {tuple(p.size())} is not in the computational graph')
+
+
+# mmcv 1.x's ``mmcv.runner.hooks.optimizer`` also holds the fp16 and accumulating hooks; here
+# they live in .optimizer_variants, which builds on this module: looked up, not imported.
+_VARIANTS = ('Fp16OptimizerHook', 'GradientCumulativeOptimizerHook',
+             'GradientCumulativeFp16OptimizerHook')
+
+
+def __getattr__(name):
+    if name in _VARIANTS:
+        return HOOKS.get(name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

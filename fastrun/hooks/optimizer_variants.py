@@ -9,6 +9,7 @@ import warnings
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..amp import wrap_fp16_model
 from ..errors import ArgumentError, ArgumentTypeError
 from ..registry import HOOKS
 from .optimizer import OptimizerHook
@@ -160,7 +161,9 @@ class Fp16OptimizerHook(AmpOptimizerHook):
     GradScaler arguments. ``coalesce``, ``bucket_size_mb`` and ``distributed`` are accepted for
     mmcv configs and unused: DistributedDataParallel reduces the gradients. The model is not
     converted to half precision; autocast casts per operation (see AmpOptimizerHook, also for
-    CPUs, where bfloat16 autocast is used).
+    CPUs, where bfloat16 autocast is used). On a GPU, ``before_run`` sets ``fp16_enabled`` on
+    the model's modules that have the attribute (``wrap_fp16_model``, as mmcv), so their
+    ``@auto_fp16`` / ``@force_fp32`` methods cast their inputs; on a CPU (bfloat16) it does not.
     """
 
     def __init__(self, grad_clip=None, coalesce=True, bucket_size_mb=-1, loss_scale=512.,
@@ -170,6 +173,12 @@ class Fp16OptimizerHook(AmpOptimizerHook):
         self.coalesce = coalesce
         self.bucket_size_mb = bucket_size_mb
         self.distributed = distributed
+
+    def before_run(self, runner):
+        param = next(runner.model.parameters(), None)
+        if param is not None and param.device.type == 'cuda':
+            wrap_fp16_model(runner.model)
+        super().before_run(runner)
 
 
 @HOOKS.register_module()

@@ -3,6 +3,7 @@ import copy
 import logging
 import math
 import os
+import os.path as osp
 import warnings
 from collections import OrderedDict
 
@@ -10,14 +11,15 @@ import torch
 import torch.nn as nn
 
 from .. import storage
-from ..checkpoint import load_state_dict, read_checkpoint
+from ..checkpoint import is_local_scheme, load_state_dict, read_any
 
 __all__ = ['BaseModule', 'Sequential', 'ModuleList', 'ModuleDict', 'initialize', 'load_state_dict', 'load_pretrained', 'INIT_TYPES']
 
 _log = logging.getLogger('fastrun')
 
 #: ``init_cfg`` types :func:`initialize` understands.
-INIT_TYPES = ('Normal', 'Xavier', 'Kaiming', 'Constant', 'Uniform', 'Pretrained')
+INIT_TYPES = ('Normal', 'Xavier', 'Kaiming', 'Constant', 'Uniform', 'TruncNormal', 'Caffe2Xavier',
+              'Pretrained')
 _SHOW = 10  # keys shown per category in a mismatch report
 
 
@@ -60,10 +62,11 @@ def load_pretrained(module, checkpoint, prefix=None, map_location='cpu', logger=
     :func:`load_state_dict`. Reads with ``weights_only=True``: only tensors and plain types.
     """
     path = os.fspath(checkpoint)
-    if not storage.isfile(path):  # a local path or an fsspec URL (s3://, https://...)
+    # A local path or an fsspec URL (s3://...); model-zoo names and https:// have their loaders.
+    if is_local_scheme(path) and not storage.isfile(osp.expanduser(path)):
         raise FileNotFoundError(f"checkpoint file {storage.redact(path)!r} not found (init_cfg key "
                                 f"'checkpoint' of {type(module).__name__})")
-    ckpt = read_checkpoint(path, map_location=map_location)
+    ckpt = read_any(path, map_location=map_location)
     state_dict = ckpt['state_dict'] if isinstance(ckpt, dict) and 'state_dict' in ckpt else ckpt
     if not isinstance(state_dict, dict):
         raise TypeError(f'{path}: expected a state dict or a dict with a "state_dict" key, '
@@ -188,8 +191,25 @@ class _Kaiming(_Init):
         fn(weight, a=self.a, mode=self.mode, nonlinearity=self.nonlinearity)
 
 
+class _TruncNormal(_Init):
+    # a and b are absolute bounds (torch's and mmcv's), not multiples of std.
+    def __init__(self, mean=0.0, std=1.0, a=-2.0, b=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.mean, self.std, self.a, self.b = mean, std, a, b
+
+    def init_weight(self, weight):
+        nn.init.trunc_normal_(weight, mean=self.mean, std=self.std, a=self.a, b=self.b)
+
+
+class _Caffe2Xavier(_Kaiming):
+    # Caffe2's XavierFill: kaiming uniform over fan_in with a=1.
+    def __init__(self, **kwargs):
+        super().__init__(a=1, mode='fan_in', nonlinearity='leaky_relu', distribution='uniform',
+                         **kwargs)
+
+
 _INITS = {'Normal': _Normal, 'Uniform': _Uniform, 'Constant': _Constant, 'Xavier': _Xavier,
-          'Kaiming': _Kaiming}
+          'Kaiming': _Kaiming, 'TruncNormal': _TruncNormal, 'Caffe2Xavier': _Caffe2Xavier}
 
 
 def _as_cfg_list(init_cfg):
@@ -235,7 +255,8 @@ def initialize(module, init_cfg):
     """Apply ``init_cfg`` (a dict or list of dicts, mmcv style) to ``module``.
 
     Types: ``Normal(mean, std)``, ``Uniform(a, b)``, ``Constant(val)``, ``Xavier(gain,
-    distribution)``, ``Kaiming(a, mode, nonlinearity, distribution)``, each with ``bias``
+    distribution)``, ``Kaiming(a, mode, nonlinearity, distribution)``, ``TruncNormal(mean, std, a,
+    b)``, ``Caffe2Xavier``, each with ``bias``
     (constant for biases, default 0), ``bias_prob`` and ``layer`` (class names, or names of a
     direct base class such as ``'_BatchNorm'``; as in mmcv, an entry without ``layer`` touches
     nothing but its ``override``), and ``Pretrained(checkpoint, prefix=None, map_location)``.

@@ -10,8 +10,9 @@ from torch.nn.parallel import DataParallel
 
 from ..dist import MMDistributedDataParallel, is_module_wrapper
 from ..errors import ArgumentError
+from .registry import MODULE_WRAPPERS
 
-__all__ = ['MMDataParallel', 'MMDistributedDataParallel', 'is_module_wrapper']
+__all__ = ['MMDataParallel', 'MMDistributedDataParallel', 'is_module_wrapper', 'MODULE_WRAPPERS']
 
 
 class MMDataParallel(DataParallel):
