@@ -194,7 +194,7 @@ def cmd_train(args):
 
     import torch
 
-    from . import storage
+    from . import storage, workdir
     from .preflight import check_config, check_work_dir
 
     distributed = args.launcher != 'none'
@@ -225,8 +225,10 @@ def cmd_train(args):
         storage.check_access(cfg.work_dir)  # a missing bucket or no credentials: fail now
     local = storage.normalize(cfg.work_dir) if not storage.is_remote(cfg.work_dir) else None
     undo = _StartUndo(local if local is None or osp.isdir(local) else None, local)
-    local_dir, _ = storage.local_work_dir(cfg.work_dir)
-    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    local_dir, url = storage.local_work_dir(cfg.work_dir)
+    if rank == 0:  # before anything is written there; released when the command ends
+        workdir.own(local_dir, url)
+    timestamp = workdir.unique_stamp(local_dir, time.strftime('%Y%m%d_%H%M%S', time.localtime()))
     undo.watch(local_dir, timestamp)
     try:
         return _train(args, cfg, rank, world_size, distributed, local_dir, timestamp)
@@ -276,10 +278,12 @@ class _StartUndo:
         if folder is None or not osp.isdir(folder):
             return
         ours = {'config.py', f'{self.timestamp}.log', f'{self.timestamp}.log.json'}
-        new = set(os.listdir(folder)) - self.before
+        from .workdir import LOCK_NAME, release_all
+        new = set(os.listdir(folder)) - self.before - {LOCK_NAME}
         json_log = f'{self.timestamp}.log.json'
         if not new <= ours or (json_log in new and self._logged_values(osp.join(folder, json_log))):
             return  # checkpoints or logged values: the run had started, its files are kept
+        release_all()  # the command ends here: its lock goes with the files it wrote
         logger = logging.getLogger('fastrun')
         for handler in list(logger.handlers):
             if isinstance(handler, logging.FileHandler) and osp.dirname(handler.baseFilename) == folder:
@@ -593,7 +597,17 @@ def build_parser():
 def run(argv=None):
     """Run the command ``argv`` (default ``sys.argv[1:]``); its errors propagate. Returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    finally:
+        _release_work_dirs()
+
+
+def _release_work_dirs():
+    # The work dir a command owned is free once it ends, its error reported or not.
+    module = sys.modules.get(f'{__package__}.workdir')
+    if module is not None:
+        module.release_all()
 
 
 # ---------------------------------------------------------------- errors a person can act on
@@ -678,14 +692,20 @@ def _library_class(cls):
     return module.split('.')[0] in ('fastrun', 'torch')
 
 
-#: Exit status of a run that failed on its own terms (a full disk, a NaN loss), reported in
-#: one line like a user error: not a usage error, not a bug either.
+#: Exit status of a run that failed on its own terms (a full disk, a failed upload, a NaN
+#: loss), reported in one line like a user error: not a usage error, not a bug either.
 EXIT_RUN_FAILED = 1
 
 
 def exit_status(exc):
-    """2 for a user error, 1 for a run that failed (disk full, non-finite loss)."""
+    """2 for a user error; 1 for a run that failed (a full disk, an upload that failed after its
+    retries, a non-finite loss)."""
     failed = (FloatingPointError,) + _checkpoint_errors()[1:]
+    storage = sys.modules.get(f'{__package__}.storage')
+    if storage is not None:
+        failed += (storage.UploadError,)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, 'EDQUOT', errno.ENOSPC)):
+        return EXIT_RUN_FAILED  # a full disk (or quota) while writing a log or an event file
     return EXIT_RUN_FAILED if isinstance(exc, failed) else EXIT_USER_ERROR
 
 
@@ -749,11 +769,15 @@ def user_error(exc, cfg=None):
 
 def main(argv=None):
     """The ``fastrun`` command. Returns the exit status: 0; 2 after a one-line user error; 1
-    after a run that failed on its own terms (disk full, non-finite loss), also in one line."""
+    after a run that failed on its own terms (disk full, failed upload, non-finite loss), also
+    in one line."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, 'debug', False) or os.environ.get('FASTRUN_DEBUG', '') not in ('', '0')
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:
+            _release_work_dirs()
     except KeyboardInterrupt:
         if debug:
             raise

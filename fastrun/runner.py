@@ -13,7 +13,7 @@ import warnings
 
 import torch
 
-from . import _core, storage
+from . import _core, storage, workdir
 from .checkpoint import load_checkpoint as _load_checkpoint
 from .datacheck import explain_data_error
 from .dist import get_dist_info, is_module_wrapper
@@ -290,6 +290,13 @@ class Runner(RuntimeHooksMixin):
             raise ArgumentError(f'data_loaders ({len(data_loaders) if isinstance(data_loaders, (list, tuple)) else data_loaders!r}) '
                                 f'and workflow ({len(workflow)} entries) must have the same length')
 
+    def _say_if_done(self, unit, done, key, total):
+        # A resume from a checkpoint at the end of the schedule trains nothing: said, not silent.
+        if done >= total and self._state.resumed_from is not None:
+            self.logger.warning('resume: %s is at %s %d and %s is %d: nothing left to train '
+                                '(raise %s to train further)', storage.redact(self._state.resumed_from),
+                                unit, done, key, total, key)
+
     def _log_start(self, workflow, unit, total):
         where = storage.redact(self.work_url or self.work_dir)
         self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), where)
@@ -343,6 +350,21 @@ class Runner(RuntimeHooksMixin):
         saved right after the loop and :class:`~fastrun.signals.Preempted` raised after
         ``after_run``. Any error closes the loggers (``flush_and_close``) before it propagates.
         """
+        # The work dir is this run's while it runs (a second run there fails naming the owner).
+        owned = workdir.own(self.work_dir, self.work_url, self.logger) \
+            if self.work_dir is not None and self._rank == 0 else None
+        try:
+            if owned is not None and not self._stamp_checked:
+                # A run of the same second left its logs there: this one's get another name.
+                self.timestamp = workdir.unique_stamp(self.work_dir, self.timestamp, ('.log.json',))
+            self._stamp_checked = True
+            self._run_owned(loop, finish)
+        finally:
+            workdir.release(owned)
+
+    _stamp_checked = False
+
+    def _run_owned(self, loop, finish):
         guard = Preemption(self)
         try:
             with guard:
@@ -394,8 +416,14 @@ class EpochBasedRunner(Runner):
             if mode == 'train':
                 self._max_iters = self._max_epochs * len(loader)
                 self._state.loaders = [loader]
+                # Mid-epoch after a resume: the same samples done, in this run's batch size.
+                pending = self._state.pending_loaders
+                self._state.epoch_pos = self._state.fit_position(
+                    self, loader, pending[0] if pending else None, self._state.epoch_pos,
+                    f'epoch {self._epoch + 1}')
                 break
         self._log_start(workflow, 'epochs', self._max_epochs)
+        self._say_if_done('epoch', self._epoch, 'max_epochs', self._max_epochs)
 
         def loop():
             self._state.apply_rng(self)
@@ -510,6 +538,7 @@ class IterBasedRunner(Runner):
         if self._max_iters is None:
             raise ArgumentError('max_iters must be set (Runner(..., max_iters=N) or run(..., max_iters=N))')
         self._log_start(workflow, 'iters', self._max_iters)
+        self._say_if_done('iteration', self._iter, 'max_iters', self._max_iters)
         train_lengths = [n for mode, n in workflow if mode == 'train']
 
         def loop():
@@ -519,7 +548,10 @@ class IterBasedRunner(Runner):
                 saved = pending[i] if pending and i < len(pending) else None
                 if saved:
                     load_loader_state(loader, saved)
-                    iter_loaders.append(IterLoader(loader, saved.get('epoch', 0), saved.get('consumed', 0)))
+                    consumed = self._state.fit_position(
+                        self, loader, saved, saved.get('consumed', 0),
+                        f'loader epoch {saved.get("epoch", 0) + 1} of data loader {i + 1}')
+                    iter_loaders.append(IterLoader(loader, saved.get('epoch', 0), consumed))
                 else:
                     iter_loaders.append(IterLoader(loader))
             self._state.loaders = iter_loaders

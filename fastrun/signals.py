@@ -223,7 +223,10 @@ def save_on_stop(runner, signum):
     it; rank 0 writes.
     """
     epoch, it, inner = runner._position()
-    runner.logger.warning('%s received: stopped after epoch %d, iter %d%s; saving a checkpoint',
+    # Once per run: every rank stops at this point, rank 0 says so (the others log it for
+    # debugging only; their warnings would print it once per process).
+    log = runner.logger.warning if runner.rank == 0 else runner.logger.debug
+    log('%s received: stopped after epoch %d, iter %d%s; saving a checkpoint',
                           signal.Signals(signum).name, epoch, it,
                           f' ({inner} batches into epoch {epoch + 1})' if inner else '')
     for hook in runner.hooks:

@@ -347,6 +347,29 @@ class RunState:
             if report['unexpected'] or report['mismatched']:
                 runner.logger.warning('resume: %s', _mismatch(report))
 
+    def fit_position(self, runner, loader, saved, batches, where):
+        """The batches of ``loader`` to skip to go on after ``batches`` batches of the loader
+        a checkpoint recorded (``saved``, its state): the same samples when the batch size
+        changed (``data.samples_per_gpu``), or a :class:`CheckpointError` naming both sizes
+        when this batch size does not divide them. ``where``: the position, in words.
+        """
+        old = (saved or {}).get('batch_size')
+        new = getattr(loader, 'batch_size', None)
+        if not batches or not old or not new or old == new:
+            return batches
+        samples = batches * old
+        source = storage.redact(self.resumed_from) if self.resumed_from else 'the checkpoint'
+        if samples % new:
+            raise CheckpointError(
+                f'{source}: saved {batches} batches of {old} samples into {where} ({samples} '
+                f'samples); this run\'s batch size {new} does not divide them, so it cannot go '
+                f'on where that run stopped; resume with the batch size {old} '
+                f'(data.samples_per_gpu), or from a checkpoint of an epoch\'s end')
+        runner.logger.info('resume: batch size %d, was %d: going on after %d samples of %s '
+                           '(%d batches of %d, were %d of %d)', new, old, samples, where,
+                           samples // new, new, batches, old)
+        return samples // new
+
     def take_loaders(self):
         """The loaders' saved states (a list, one per loader) or None; handed out once."""
         pending, self.pending_loaders = self.pending_loaders, None
@@ -553,11 +576,15 @@ def load_log_buffer_state(buffer, state):
 
 
 def loader_state(loader):
-    """The sampler state (seed, epoch) and RNG of a data loader: what fixes its order."""
+    """The sampler state (seed, epoch), RNG and batch size of a data loader: what fixes its
+    order, and what a position in batches is in samples."""
     state = {}
     sampler = sampler_of(loader)
     if callable(getattr(sampler, 'state_dict', None)):
         state['sampler'] = sampler.state_dict()
+    batch_size = getattr(loader, 'batch_size', None)
+    if isinstance(batch_size, int) and batch_size > 0:  # a position in batches is one in samples
+        state['batch_size'] = batch_size
     generator = getattr(loader, 'generator', None)
     if isinstance(generator, torch.Generator):
         state['generator'] = generator.get_state()

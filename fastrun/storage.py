@@ -20,6 +20,11 @@ which runs the jobs in the order they were given: a checkpoint's object, then th
 - other filesystems (sftp, hdfs, ...): written to a temporary name in the same folder, then
   moved into place (atomic where the filesystem's rename is).
 
+Everything else that talks to the store while a run trains runs in that thread too:
+:func:`in_upload_thread` queues a function there (``CheckpointHook`` lists the folder and
+picks the checkpoints to delete that way), so an outage or a store that hangs never holds
+the training loop; only :func:`wait_uploads` at the end of the run waits for the store.
+
 Each failed write is retried with exponential backoff (:data:`UPLOAD_RETRIES`,
 :data:`UPLOAD_BACKOFF_S`); when they are spent, the jobs after it (its pointer, deletions)
 are dropped, the local copies stay, and :class:`UploadError`, naming the URL, is raised by the
@@ -48,7 +53,7 @@ __all__ = ['UploadError', 'is_url', 'is_remote', 'redact', 'check_url', 'check_l
            'check_access',
            'normalize', 'local_path', 'join', 'basename', 'parent', 'staging_path', 'local_work_dir',
            'isfile', 'listdir', 'list_files', 'remove', 'resolve', 'local_copy', 'upload',
-           'set_pointer', 'wait_uploads', 'LATEST', 'UPLOAD_RETRIES', 'UPLOAD_BACKOFF_S']
+           'set_pointer', 'in_upload_thread', 'wait_uploads', 'LATEST', 'LOCK_NAME', 'UPLOAD_RETRIES', 'UPLOAD_BACKOFF_S']
 
 logger_ = logging.getLogger('fastrun')
 
@@ -82,6 +87,8 @@ _BUCKETED = frozenset(('s3', 's3a', 'gs', 'gcs', 'az', 'abfs', 'abfss'))
 _READ_ONLY = frozenset(('http', 'https'))
 # Temporary files of interrupted writes (never mirrored).
 _TEMPORARY_SUFFIXES = ('.tmp', '.tmp-link')
+#: The file in a work dir naming the run that owns it (:mod:`fastrun.workdir`); never mirrored.
+LOCK_NAME = '.fastrun.lock'
 
 
 class UploadError(OSError):
@@ -571,6 +578,17 @@ def set_pointer(latest, target_name):
     _uploads.submit('pointer', normalize(latest), target_name)
 
 
+def in_upload_thread(url, fn, action):
+    """Run ``fn()`` in the upload thread, once the jobs queued before it are done.
+
+    For work on the store at ``url`` that the training loop must not wait for (listing a
+    folder, choosing what to delete). ``fn`` is retried as an upload is; when the retries are
+    spent a warning names ``action`` and ``url`` (nothing was lost: the run goes on). After a
+    failed upload it is skipped, as every job building on it.
+    """
+    _uploads.submit('call', None, (fn, action, url))
+
+
 def wait_uploads(raise_errors=True):
     """Upload the mirrored work dirs' files and wait until every queued job is done.
 
@@ -713,6 +731,12 @@ class _Uploads:
                 _retry(lambda: _remove_object(fs, path), url)
             except UploadError as e:  # nothing is lost: the file stays, the run goes on
                 logger_.warning('could not delete %s: %s', redact(url), e)
+        elif kind == 'call':
+            fn, action, where = value
+            try:
+                _retry(fn, where, action=action)
+            except UploadError as e:  # nothing is lost: what it would delete stays, the run goes on
+                logger_.warning('%s', e)
         elif kind == 'sync':
             pass  # the mirrors are synced once the queue is empty
 
@@ -737,7 +761,7 @@ def _mirrored_files(local):
     # and temporaries.
     for root, dirs, files in os.walk(local):
         for name in files:
-            if name.endswith(('.pth',) + _TEMPORARY_SUFFIXES):
+            if name.endswith(('.pth',) + _TEMPORARY_SUFFIXES) or name == LOCK_NAME:
                 continue
             path = osp.join(root, name)
             try:
@@ -753,8 +777,9 @@ def _remove_object(fs, path):
         pass
 
 
-def _retry(fn, url, local=None):
+def _retry(fn, url, local=None, action=None):
     # UPLOAD_RETRIES more attempts after the first, waiting 1x, 2x, 4x... UPLOAD_BACKOFF_S.
+    # ``action``: what fn does at url, for the messages (default: an upload).
     attempts = 1 + max(0, int(UPLOAD_RETRIES))
     for i in range(attempts):
         try:
@@ -763,13 +788,22 @@ def _retry(fn, url, local=None):
             last = e
             if i + 1 < attempts:
                 delay = UPLOAD_BACKOFF_S * 2 ** i
-                logger_.warning('upload to %s failed (%s: %s); retrying in %g s', redact(url),
-                                type(e).__name__, redact(e), delay)
+                logger_.warning('%s %s failed (%s: %s); retrying in %g s', action or 'upload to',
+                                redact(url), type(e).__name__, _one_line(e), delay)
                 time.sleep(delay)
+    if action is not None:
+        raise UploadError(f'cannot {action} {redact(url)} after {attempts} attempts '
+                          f'({type(last).__name__}: {_one_line(last)}); what is there stays as it '
+                          f'is') from last
     kept = f'; the local copy is kept at {local}' if local else ''
     raise UploadError(f'cannot upload to {redact(url)} after {attempts} attempts '
-                      f'({type(last).__name__}: {redact(last)}){kept}; the files uploaded before '
-                      f'are unchanged') from last
+                      f'({type(last).__name__}: {_one_line(last)}){kept}; the files uploaded '
+                      f'before are unchanged') from last
+
+
+def _one_line(error):
+    # A backend's message (botocore's spans lines) as one line, without user info.
+    return ' '.join(redact(error).split())
 
 
 _uploads = _Uploads()

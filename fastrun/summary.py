@@ -14,6 +14,7 @@ when it is logged, evaluations reach it through :meth:`EvalHook.add_listener`. O
 import logging
 import os
 import os.path as osp
+import re
 import time
 
 from . import storage
@@ -107,7 +108,27 @@ class RunSummary:
             return None
         pick = max if rule == 'greater' else min
         value, at, unit = pick(scored, key=lambda s: s[0])  # the first of equal values
+        kept = self._kept_best(hook, key)
+        if kept is not None:
+            # The best across a resume, as the checkpoints carry it: the first evaluation that
+            # reached it (a later tie, in this run or the one resumed from, does not move it).
+            value, at, unit = kept
         return key, value, at, unit, rule
+
+    def _kept_best(self, hook, key):
+        """``(value, at, unit)`` of ``runner.meta['hook_msgs']``'s best (``save_best``), or None.
+
+        The evaluation hook moves it only for a strictly better score, and a resumed run starts
+        from the checkpoint's, so it names the first epoch (iteration) with the best value.
+        """
+        msgs = (self.runner.meta or {}).get('hook_msgs') or {}
+        score, path = msgs.get('best_score'), msgs.get('best_ckpt')
+        if not isinstance(score, (int, float)) or not isinstance(path, str):
+            return None
+        match = re.fullmatch(rf'best_{re.escape(key)}_(epoch|iter)_(\d+)\.pth', storage.basename(path))
+        if match is None:
+            return None
+        return float(score), int(match.group(2)), 'epoch' if match.group(1) == 'epoch' else 'iteration'
 
     def _checkpoints(self):
         """The lines naming the checkpoints' folder (and where ``latest.pth`` points), the best."""
@@ -165,6 +186,14 @@ class RunSummary:
             done += (f', {format_seconds(total / iters)} per iteration, evaluations and '
                      'checkpoints included')
         lines = [f'Run finished in {format_seconds(total)}: {done}']
+        limit, at, key = ((runner.max_iters, runner.iter, 'max_iters')
+                          if isinstance(runner, IterBasedRunner) else
+                          (runner.max_epochs, runner.epoch, 'max_epochs'))
+        start = self._start_iter if isinstance(runner, IterBasedRunner) else self._start_epoch
+        if not iters and limit is not None and start >= limit:
+            unit = 'iteration' if isinstance(runner, IterBasedRunner) else 'epoch'
+            lines = [f'Nothing to train: the run resumed at {unit} {at}, and {key} is {limit} '
+                     f'(raise {key} to train further)']
         best = self._best()
         if best is not None:
             key, value, at, unit, rule = best

@@ -331,6 +331,9 @@ def test_sigterm_to_one_rank_stops_both_at_the_same_iteration(cfg_dir):
     last = [int((work / f'last_rank{r}').read_text()) for r in range(2)]
     assert last[0] == last[1] and 11 <= last[0] < 32, out[-4000:]
     assert last[0] % 10 == 0  # the ranks agree at their every-10-iterations check
+    # said once for the run, not once per rank
+    assert out.count('SIGTERM received: stopped after') == 1, out[-4000:]
+    assert len(re.findall(r'Saving checkpoint at \d+ iterations', out)) == 1, out[-4000:]
     # one checkpoint of that point, complete, with the RNG states of both ranks
     latest = read_checkpoint(str(work / 'latest.pth'))
     assert latest['runner_state']['iter'] == last[0] and len(latest['runner_state']['rng']) == 2
@@ -666,8 +669,11 @@ def test_a_nan_loss_stops_the_run_naming_epoch_and_iteration_by_default(tmp_path
         custom_hooks=[PoisonAt(10)], work_dir=str(tmp_path), seed=0))
     set_random_seed(0)
     with pytest.raises(FloatingPointError, match=r'loss became NaN at train iteration 12 '
-                                                 r'\(epoch 2, iteration 4/8 of the epoch'):
+                                                 r'\(epoch 2, iteration 4/8 of the epoch') as err:
         train_model(build_model(cfg.model), [build_dataset(cfg.data.train)], cfg, validate=False)
+    # the message says where to go on from: the newest checkpoint (never one holding NaN)
+    assert str(err.value).endswith(f'; resume from {tmp_path / "epoch_1.pth"} (--resume-from), '
+                                   f'with a lower learning rate or gradient clipping')
     assert sorted(n for n in os.listdir(tmp_path) if n.endswith('.pth')) == ['epoch_1.pth', 'latest.pth']
 
 
@@ -709,6 +715,42 @@ def test_skip_mode_drops_non_finite_steps_and_counts_them(tmp_path):
     assert all(torch.isfinite(p).all() for p in params)
     assert runner.log_buffer.val_history['nonfinite_skipped'] == [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
     assert len(runner.log_buffer.val_history['loss']) == 5  # the NaN step logs no loss
+
+
+def test_skip_mode_stops_after_too_many_skips_in_a_row_naming_the_checkpoint(tmp_path):
+    good = make_loader(4)
+    nan = [(torch.full_like(x, float('nan')), y) for x, y in good]
+    mixed = [nan[0], good[1], nan[2], good[3]]  # skips, never two in a row
+
+    class Loaders:
+        # Epoch 1 and 2: every other batch is NaN; epoch 3 on: every batch is (a diverged run).
+        def __init__(self):
+            self.epochs = 0
+
+        def __len__(self):
+            return 4
+
+        def __iter__(self):
+            self.epochs += 1
+            return iter(mixed if self.epochs <= 2 else nan)
+
+    runner = toy_runner(tmp_path, max_epochs=6)
+    runner.register_hook(CheckpointHook(interval=1))
+    hook = CheckInvalidLossHook(action='skip', max_consecutive_skips=3)
+    runner.register_hook(hook)
+    with pytest.raises(FloatingPointError) as err:
+        runner.run([Loaders()], [('train', 1)])
+    assert str(err.value) == (
+        f'after_train_iter of CheckInvalidLossHook: 3 train steps in a row skipped '
+        f'(max_consecutive_skips=3), the last at train iteration '
+        f'11 (epoch 3, iteration 3 of the epoch): non-finite loss; the run stops, it no longer '
+        f'learns; resume from {tmp_path / "epoch_2.pth"} (--resume-from), with a lower learning '
+        f'rate or gradient clipping')
+    assert hook.skipped == 4 + 3  # two a epoch in epochs 1-2 were fine to skip
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
+    assert CheckInvalidLossHook(action='skip').max_consecutive_skips == 10
+    with pytest.raises(ValueError, match='max_consecutive_skips must be a positive int, got 0'):
+        CheckInvalidLossHook(action='skip', max_consecutive_skips=0)
 
 
 # ---------------------------------------------------------------- bad configs

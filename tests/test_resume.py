@@ -22,7 +22,7 @@ import fastrun.hooks.ema  # noqa: F401  (registers the hooks used by the configs
 import fastrun.hooks.optimizer_variants  # noqa: F401
 from fastrun import Config, Hook, Runner
 from fastrun.builder import build_dataset, build_model, set_random_seed, train_model
-from fastrun.checkpoint import read_checkpoint
+from fastrun.checkpoint import CheckpointError, read_checkpoint
 from fastrun.sampler import ResumableSampler, start_after
 from fastrun.signals import Preempted
 from tests.conftest import ToyModel, make_loader
@@ -326,3 +326,108 @@ def test_a_stale_signal_handler_acts_as_the_one_it_replaced():
         assert seen == [signal.SIGINT] and not runner.stop_training and stopper.signum is None
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------- another batch size, a done run
+class SeenInEpoch(Hook):
+    """Records the images of the train batches of epoch ``epoch`` (1-based), one row a sample."""
+
+    def __init__(self, epoch, rows):
+        self.epoch, self.rows = epoch, rows
+
+    def before_train_iter(self, runner):
+        if runner.epoch + 1 == self.epoch:
+            self.rows.extend(tuple(r.flatten().tolist()) for r in runner.data_batch['img'])
+
+
+def test_a_mid_epoch_resume_with_another_batch_size_trains_each_sample_once(tmp_path):
+    cfg = make_cfg(tmp_path)
+    rows = []
+    with pytest.raises(Preempted):  # 5 batches of 8 into epoch 2: 40 samples done
+        train(cfg, 'first', hooks=[SendSignal(EPOCH_LEN + 5), SeenInEpoch(2, rows)])
+    assert len(rows) == 40
+    assert read_checkpoint(str(tmp_path / 'epoch_2_iter_5.pth'))['runner_state']['loaders'][0][
+        'batch_size'] == 8
+    half = copy.deepcopy(cfg)
+    half.data.samples_per_gpu = 4
+    train(half, 'second', resume_from=str(tmp_path / 'latest.pth'), hooks=[SeenInEpoch(2, rows)])
+    # the 20 samples left, in batches of 4: every sample of epoch 2 once, none twice or skipped
+    dataset = build_dataset(cfg.data.train)
+    every = sorted(tuple(dataset[i]['img'].flatten().tolist()) for i in range(len(dataset)))
+    assert sorted(rows) == every
+
+
+def test_a_batch_size_that_does_not_divide_the_samples_done_is_refused_naming_both(tmp_path):
+    cfg = make_cfg(tmp_path)
+    with pytest.raises(Preempted):
+        train(cfg, 'first', hooks=[SendSignal(EPOCH_LEN + 5)])
+    other = copy.deepcopy(cfg)
+    other.data.samples_per_gpu = 16
+    path = str(tmp_path / 'latest.pth')
+    with pytest.raises(CheckpointError) as err:
+        train(other, 'second', resume_from=path)
+    assert str(err.value) == (
+        f"{path}: saved 5 batches of 8 samples into epoch 2 (40 samples); this run's batch size "
+        f"16 does not divide them, so it cannot go on where that run stopped; resume with the "
+        f"batch size 8 (data.samples_per_gpu), or from a checkpoint of an epoch's end")
+
+
+@pytest.fixture
+def fastrun_log():
+    """The messages of the ``fastrun`` logger (which does not propagate)."""
+    import logging
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger('fastrun')
+    level = logger.level
+    logger.setLevel(logging.INFO)  # the summary is an INFO message
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def test_a_resume_of_a_finished_run_says_there_is_nothing_left_to_train(tmp_path, fastrun_log):
+    cfg = make_cfg(tmp_path)
+    train(cfg, 'first')
+    path = str(tmp_path / 'epoch_4.pth')
+    fastrun_log.clear()
+    runner = train(cfg, 'second', resume_from=path)
+    assert runner.epoch == 4
+    assert (f'resume: {path} is at epoch 4 and max_epochs is 4: nothing left to train (raise '
+            f'max_epochs to train further)') in fastrun_log
+    summary = next(m for m in fastrun_log if m.startswith('Nothing to train'))
+    assert summary.splitlines()[0] == ('Nothing to train: the run resumed at epoch 4, and '
+                                       'max_epochs is 4 (raise max_epochs to train further)')
+    iters = copy.deepcopy(make_cfg(tmp_path / 'it', kind='iter'))
+    train(iters, 'first')
+    fastrun_log.clear()
+    train(iters, 'second', resume_from=str(tmp_path / 'it' / 'latest.pth'))
+    assert any(m.startswith('Nothing to train: the run resumed at iteration 32, and max_iters is '
+                            '32') for m in fastrun_log)
+
+
+def test_the_summary_of_a_resumed_run_names_the_first_epoch_with_the_best_value(tmp_path):
+    from fastrun.hooks.evaluation import EvalHook
+    from fastrun.summary import RunSummary
+    from tests.test_eval_hook import Classifier, ScriptedSet
+
+    def run(max_epochs, scores, resume_from=None):
+        torch.manual_seed(0)
+        model = Classifier()
+        runner = Runner(model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                        work_dir=str(tmp_path), max_epochs=max_epochs)
+        runner.register_training_hooks(None, dict(), dict(interval=1))
+        val = torch.utils.data.DataLoader(ScriptedSet(scores=scores), batch_size=2)
+        runner.register_hook(EvalHook(val, save_best='accuracy_top-1'), 'LOW')
+        if resume_from:
+            runner.resume(resume_from)
+        summary = RunSummary(runner)
+        runner.run([torch.utils.data.DataLoader(ScriptedSet(), batch_size=2)], [('train', 1)])
+        return summary.lines()
+
+    run(3, [0.5, 0.8, 0.6])  # the best, 0.8, at epoch 2
+    lines = run(5, [0.8, 0.7], resume_from=str(tmp_path / 'epoch_3.pth'))  # epoch 4 ties it
+    assert lines[1] == 'Best accuracy_top-1: 0.8000 at epoch 2 (of 2 evaluations; the last: 0.7000)'
+    assert lines[3] == f'Best checkpoint: {tmp_path / "best_accuracy_top-1_epoch_2.pth"}'

@@ -70,14 +70,15 @@ class Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def main_job(tmp_path, *hooks, validate=False, **options):
+def main_job(tmp_path, *hooks, validate=False, max_consecutive_skips=10, **options):
     """The main job's config (two epochs), with skip mode and ``hooks``; returns the runner.
 
     ``validate``: with its evaluation and best checkpoint (else left out, to be quicker).
     """
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'digits_cnn.py'))
     cfg.merge_from_dict(dict(runner=dict(max_epochs=2), work_dir=str(tmp_path), **options))
-    cfg.custom_hooks = [dict(type='CheckInvalidLossHook', action='skip')] + list(hooks)
+    cfg.custom_hooks = [dict(type='CheckInvalidLossHook', action='skip',
+                             max_consecutive_skips=max_consecutive_skips)] + list(hooks)
     set_random_seed(cfg.seed)
     model = build_model(cfg.model)
     datasets = [build_dataset(cfg.data.train)]
@@ -117,12 +118,15 @@ def test_a_nan_batch_is_skipped_and_the_batchnorm_statistics_stay(tmp_path):
     assert same(after['optimizer']['state'], before['optimizer']['state'])
     assert not same(probe.states[45]['model'], after['model'])  # training went on
     assert read_checkpoint(str(tmp_path / 'latest.pth'))['runner_state']['hooks'][
-        'CheckInvalidLossHook'] == {'skipped': 1}
+        'CheckInvalidLossHook'] == {'skipped': 1, 'consecutive': 0}
 
 
 def test_a_finite_loss_with_a_non_finite_update_is_skipped(tmp_path):
     probe = Probe()
-    runner, warnings = main_job(tmp_path, probe, optimizer=dict(lr=1e10))
+    # Every step after the first few is skipped: no limit here, to see each one undone (the
+    # default limit, 10 in a row, would stop the run: test_faults.py)
+    runner, warnings = main_job(tmp_path, probe, optimizer=dict(lr=1e10),
+                                max_consecutive_skips=10 ** 6)
     assert_run_finished_with_checkpoints(tmp_path)
     skipped = [m for m in warnings if 'step skipped' in m]
     assert skipped and len(skipped) == skip_hook(runner).skipped

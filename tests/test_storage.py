@@ -14,7 +14,7 @@ import pytest
 import torch
 from fsspec.implementations.memory import MemoryFileSystem
 
-from fastrun import Config, ConfigError, Runner, storage
+from fastrun import Config, ConfigError, Runner, storage, workdir
 from fastrun.checkpoint import find_resumable_checkpoint, read_checkpoint
 from fastrun.cli import main as cli_main
 from fastrun.config import check_types
@@ -74,6 +74,7 @@ def staging(tmp_path, monkeypatch):
     root = tmp_path / 'staging'
     monkeypatch.setenv('FASTRUN_STAGING_DIR', str(root))
     monkeypatch.setattr(storage, 'UPLOAD_BACKOFF_S', 0.01)
+    monkeypatch.setattr(workdir, 'SETTLE_S', 0.01)  # the lock object of a URL work dir
     RecordingFS.ops, RecordingFS.gate, RecordingFS.fail_on = [], None, None
     yield root
     RecordingFS.gate = None
@@ -81,6 +82,23 @@ def staging(tmp_path, monkeypatch):
     storage._uploads._mirrors.clear()  # test hygiene: runners of other tests mirror nothing
     MemoryFileSystem.store.clear()
     RecordingFS.store.clear()
+
+
+@pytest.fixture
+def warnings_of_fastrun():
+    """The WARNING messages of the ``fastrun`` logger (which does not propagate: caplog sees
+    them only if another test made it)"""
+    messages = []
+
+    class Handler(logging.Handler):
+        def emit(self, record):
+            if record.levelno >= logging.WARNING:
+                messages.append(record.getMessage())
+    handler = Handler()
+    logger = logging.getLogger('fastrun')
+    logger.addHandler(handler)
+    yield messages
+    logger.removeHandler(handler)
 
 
 def objects(url):
@@ -171,7 +189,7 @@ def test_the_object_first_then_the_pointer_then_the_deletions():
     done = [op[2] for op in RecordingFS.ops if op[0] == 'mv']  # names complete, in order
     done = [p.rsplit('/', 1)[-1] for p in done]
     removed = [op[1].rsplit('/', 1)[-1] for op in RecordingFS.ops if op[0] == 'rm'
-               and '.tmp' not in op[1]]
+               and '.tmp' not in op[1] and not op[1].endswith(workdir.LOCK_NAME)]
     # each checkpoint is complete before latest.pth names it, and that before any deletion
     assert [n for n in done if n.endswith('.pth')][:8] == [
         'epoch_1.pth', 'latest.pth', 'epoch_2.pth', 'latest.pth', 'epoch_3.pth', 'latest.pth',
@@ -226,16 +244,19 @@ class CheckHeld(Hook):
         self.url = url
         self.seen = None
 
+    def before_run(self, runner):
+        RecordingFS.gate = threading.Event()  # from now on every write waits for it
+
     def after_train_epoch(self, runner):
         if self.seen is None:
-            self.seen = (sorted(objects(self.url)), storage.isfile(f'{self.url}/epoch_1.pth'),
-                         storage.listdir(self.url))
+            ours = lambda names: sorted(n for n in names if n != workdir.LOCK_NAME)  # noqa: E731
+            self.seen = (ours(objects(self.url)), storage.isfile(f'{self.url}/epoch_1.pth'),
+                         ours(storage.listdir(self.url)))
             threading.Timer(0.3, RecordingFS.gate.set).start()
 
 
 def test_uploads_run_in_the_background_and_the_run_waits_for_them():
     url = 'recmem://runs/bg'
-    RecordingFS.gate = threading.Event()  # every write waits for it
     check = CheckHeld(url)
     runner = make_runner(url, CheckpointHook(interval=1))
     # After the epoch's checkpoint is written (once the hooks up to LOW have run).
@@ -249,19 +270,19 @@ def test_uploads_run_in_the_background_and_the_run_waits_for_them():
     assert objects(url)['latest.pth'] == b'fastrun-pointer epoch_4.pth\n'
 
 
-def test_a_failed_upload_raises_naming_the_url_and_loses_nothing(staging, caplog, monkeypatch):
+def test_a_failed_upload_raises_naming_the_url_and_loses_nothing(staging, warnings_of_fastrun,
+                                                                 monkeypatch):
     url = 'recmem://runs/fail'
     monkeypatch.setattr(storage, 'UPLOAD_RETRIES', 2)
     RecordingFS.fail_on = 'epoch_3.pth'
     runner = make_runner(url, CheckpointHook(interval=1, max_keep_ckpts=1))
-    with caplog.at_level(logging.WARNING, logger='fastrun'):
-        with pytest.raises(storage.UploadError) as err:
-            train(runner)
+    with pytest.raises(storage.UploadError) as err:
+        train(runner)
     message = str(err.value)
     assert f'cannot upload to {url}/epoch_3.pth after 3 attempts (ConnectionError' in message
     local = staging / 'recmem' / 'runs' / 'fail' / 'epoch_3.pth'
     assert f'the local copy is kept at {local}' in message
-    retries = [r.getMessage() for r in caplog.records if 'retrying in' in r.getMessage()]
+    retries = [m for m in warnings_of_fastrun if 'retrying in' in m]
     assert [m.rsplit(' ', 2)[-2] for m in retries] == ['0.01', '0.02']  # the backoff doubles
     assert all(f'{url}/epoch_3.pth' in m for m in retries)
     # raised at the next save or at the end of the run: nothing after the failed upload ran
@@ -359,7 +380,7 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     assert cli_main(['train', 'cfg.py', '--work-dir', url, '--auto-resume',
                      '--cfg-options', 'runner.max_epochs=3']) == 0
     files = objects(url)
-    logs = sorted(n for n in files if n.endswith('.log'))  # one per run (or one: same second)
+    logs = sorted(n for n in files if n.endswith('.log'))  # one per run
     assert logs and len([n for n in files if n.endswith('.log.json')]) == len(logs)
     # max_keep_ckpts=1 holds: epoch_2 (resumed from) went once epoch_3 was complete
     assert sorted(n for n in files if n.endswith('.pth')) == ['epoch_3.pth', 'latest.pth']
@@ -371,8 +392,10 @@ def test_the_cli_with_a_url_work_dir_puts_the_whole_run_there(tmp_path, monkeypa
     assert not any(b'hunter2' in data for n, data in files.items() if '.log' in n)
     # the summary names the folder and the logs by their URLs, redacted and intact
     assert 'Checkpoints: memory://***@runs/cli/' in second
-    assert re.search(r'Logs: memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log, '
-                     r'memory://\*\*\*@runs/cli/\d{8}_\d{6}\.log\.json', second)
+    assert re.search(r'Logs: memory://\*\*\*@runs/cli/(\d{8}_\d{6}(_2)?)\.log, '
+                     r'memory://\*\*\*@runs/cli/\1\.log\.json', second)
+    assert len(logs) == 2  # the second run's logs never append to the first's (same second: _2)
+    assert '.fastrun.lock' not in files  # the work dir's lock is neither mirrored nor left
     assert sorted(os.listdir(tmp_path)) == ['cfg.py', 'staging']
     capsys.readouterr()
     # fastrun test on the URL of latest.pth: the pointer object is followed
@@ -416,3 +439,150 @@ def test_mmcv_file_client_args_map_to_fsspec_or_fail_before_training():
         check_types(cfg)
     with pytest.raises(ConfigError, match="load_from: .*unknown storage protocol 'open-mmlab'"):
         check_types(Config(dict(load_from='open-mmlab://resnet50')))
+
+
+# ---------------------------------------------------------------- an outage of the store
+class FlakyStore(MemoryFileSystem):
+    """An in-memory object store that goes down: ``hold`` (an Event, when set) makes every
+    listing wait until it is set again (at most 10 s, then a timeout); ``down`` makes every
+    call fail, and it goes down by itself at the first write of a path containing
+    ``down_at``. ``listed`` counts the listings, ``waited`` the ones that hit the hold.
+    """
+
+    protocol = 'flaky'
+    store = {}
+    pseudo_dirs = ['']
+    hold = None
+    down = False
+    down_at = None
+    listed = 0
+    waited = 0
+
+    def _call(self, path):
+        if FlakyStore.down_at and FlakyStore.down_at in path:
+            FlakyStore.down = True
+        if FlakyStore.down:
+            raise ConnectionError(f'Could not connect to the endpoint URL for {path}\n(outage)')
+
+    def ls(self, path, detail=True, **kwargs):
+        FlakyStore.listed += 1
+        if FlakyStore.hold is not None and not FlakyStore.hold.is_set():
+            FlakyStore.waited += 1
+            if not FlakyStore.hold.wait(10):
+                raise TimeoutError(f'listing {path} timed out')
+        self._call(path)
+        return super().ls(path, detail=detail, **kwargs)
+
+    def pipe_file(self, path, value, **kwargs):
+        self._call(path)
+        super().pipe_file(path, value, **kwargs)
+
+    def put_file(self, lpath, rpath, **kwargs):
+        self._call(rpath)
+        super().put_file(lpath, rpath, **kwargs)
+
+    def rm(self, path, *args, **kwargs):
+        self._call(path)
+        super().rm(path, *args, **kwargs)
+
+
+fsspec.register_implementation('flaky', FlakyStore, clobber=True)
+
+
+@pytest.fixture
+def flaky():
+    FlakyStore.hold, FlakyStore.down, FlakyStore.down_at = None, False, None
+    FlakyStore.listed = FlakyStore.waited = 0
+    yield FlakyStore
+    if FlakyStore.hold is not None:
+        FlakyStore.hold.set()
+    FlakyStore.down = False
+    storage.wait_uploads(raise_errors=False)
+    FlakyStore.store.clear()
+
+
+class HoldListings(Hook):
+    """From the end of epoch 1 on, every listing of the store waits (an outage that hangs);
+    at after_run (the loop is over, the run has not waited for its uploads yet) records what
+    the loop saw, then lets the listings go."""
+
+    def __init__(self):
+        self.seen = None
+
+    def after_train_epoch(self, runner):
+        if runner.epoch == 0:
+            FlakyStore.hold = threading.Event()
+
+    def after_run(self, runner):
+        self.seen = dict(epoch=runner.epoch, waited=FlakyStore.waited,
+                         held=not FlakyStore.hold.is_set())
+        FlakyStore.hold.set()
+
+
+def test_a_store_whose_listing_hangs_never_holds_the_training_loop(flaky):
+    url = 'flaky://runs/hang'
+    hold = HoldListings()
+    runner = make_runner(url, CheckpointHook(interval=1, max_keep_ckpts=1))
+    runner.register_hook(hold, 'HIGHEST')  # before the checkpoint of epoch 1 is written
+    start = time.monotonic()
+    train(runner)
+    # the four epochs trained while the rotation's listing hung in the upload thread
+    assert hold.seen == dict(epoch=4, waited=1, held=True)
+    assert time.monotonic() - start < 8  # the main thread never waited out a listing (10 s)
+    # once the store answered, rotation ran: max_keep_ckpts=1 holds
+    assert sorted(n for n in objects(url) if n.endswith('.pth')) == ['epoch_4.pth', 'latest.pth']
+
+
+def test_an_outage_ends_in_one_line_exit_1_and_keeps_the_local_copies(tmp_path, monkeypatch,
+                                                                      capsys, flaky, staging):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(storage, 'UPLOAD_RETRIES', 2)
+    (tmp_path / 'cfg.py').write_text(CONFIG.replace('max_epochs=2', 'max_epochs=4'))
+    flaky.down_at = 'epoch_2.pth'  # the store goes down for good at epoch 2's upload
+    url = 'flaky://runs/outage'
+    code = cli_main(['train', 'cfg.py', '--work-dir', url])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith('fastrun: error:')]
+    assert code == 1, err[-3000:]  # a run that failed, as a full disk (not 2: no usage error)
+    assert 'Traceback' not in err
+    local = staging / 'flaky' / 'runs' / 'outage' / 'epoch_2.pth'
+    assert len(errors) == 1
+    assert re.fullmatch(re.escape(f'fastrun: error: cannot upload to {url}/epoch_2.pth after 3 '
+                                  f'attempts (ConnectionError: Could not connect to the endpoint '
+                                  f'URL for ') + r'\S+epoch_2\.pth\S* \(outage\)\); ' +
+                        re.escape(f'the local copy is kept at {local}; the files uploaded before '
+                                  f'are unchanged') + r'( \(--debug shows the traceback\))?',
+                        errors[0]), errors
+    assert read_checkpoint(str(local))['meta']['epoch'] == 2
+    flaky.down = False
+    files = objects(url)
+    assert sorted(n for n in files if n.endswith('.pth')) == ['epoch_1.pth', 'latest.pth']
+    assert files['latest.pth'] == b'fastrun-pointer epoch_1.pth\n'
+
+
+class FailListings(Hook):
+    def before_train_epoch(self, runner):
+        FlakyStore.hold = None
+        FlakyStore.ls = _failing_ls
+
+
+def _failing_ls(self, path, detail=True, **kwargs):
+    raise ConnectionError('listing refused')
+
+
+def test_a_rotation_that_cannot_list_warns_and_the_run_goes_on(flaky, warnings_of_fastrun,
+                                                               monkeypatch):
+    url = 'flaky://runs/nolist'
+    runner = make_runner(url, CheckpointHook(interval=1, max_keep_ckpts=1), max_epochs=2)
+    runner.register_hook(FailListings())
+    monkeypatch.setattr(FlakyStore, 'ls', FlakyStore.ls)  # put back after the test
+    train(runner)
+    warned = [m for m in warnings_of_fastrun
+              if 'cannot remove the checkpoints beyond max_keep_ckpts from' in m]
+    assert warned == [f'cannot remove the checkpoints beyond max_keep_ckpts from {url} after 4 '
+                      f'attempts (ConnectionError: listing refused); what is there stays as it '
+                      f'is'] * 2
+    # nothing lost: every checkpoint uploaded, none deleted
+    monkeypatch.undo()  # the store lists again
+    assert sorted(n for n in objects(url) if n.endswith('.pth')) == \
+        ['epoch_1.pth', 'epoch_2.pth', 'latest.pth']

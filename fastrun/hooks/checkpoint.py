@@ -56,7 +56,8 @@ class CheckpointHook(Hook):
     loggers and the ``LOWEST`` hooks, which see it (see :mod:`fastrun.state`).
     ``max_keep_ckpts > 0``: once the new file is complete and ``latest.pth`` points to it, the
     older ``epoch_*``/``iter_*`` files present in the folder beyond the newest
-    ``max_keep_ckpts`` are deleted (the one the run resumed from too); files numbered after the
+    ``max_keep_ckpts`` are deleted (on a URL the upload thread lists and deletes them: training
+    never waits for the store) (the one the run resumed from too); files numbered after the
     current one (from an earlier, longer run) and the file ``latest.pth`` points to are left
     alone. ``sync_buffer`` averages buffers over the ranks first. The path of the newest file
     goes to ``runner.meta['hook_msgs']['last_ckpt']``. Other keyword arguments
@@ -127,14 +128,16 @@ class CheckpointHook(Hook):
         else:
             filename = self.filename_tmpl.format(position[1])
         path = storage.join(self.save_dir, filename)
-        if self._saved_at == position and storage.isfile(path):
+        # On a URL the file was queued for upload: asking the store would wait for it.
+        if self._saved_at == position and (storage.is_remote(path) or storage.isfile(path)):
             return path
         self._save(runner, position[1], 'iterations', filename)
         return path
 
     def _save(self, runner, number, unit, filename=None, stage=None):
         """Save now (``stage=None``) or at the end of ``stage``; every rank calls it."""
-        runner.logger.info('Saving checkpoint at %d %s', number, unit[:-1] if number == 1 else unit)
+        if runner.rank == 0:  # every rank calls it; rank 0 writes and says so, once
+            runner.logger.info('Saving checkpoint at %d %s', number, unit[:-1] if number == 1 else unit)
         if self.sync_buffer:
             allreduce_buffers(runner.model)  # a collective: every rank, before rank 0 writes
         tmpl = self.filename_tmpl
@@ -145,15 +148,24 @@ class CheckpointHook(Hook):
         runner.meta.setdefault('hook_msgs', {})['last_ckpt'] = storage.join(self.save_dir, filename)
         rotate = None
         if self.max_keep_ckpts > 0:
+            save_dir = self.save_dir
+
             def rotate():
-                self._remove_old(runner, tmpl, number)
+                if storage.is_remote(save_dir):
+                    # Listing and deleting talk to the store: the upload thread does it, after
+                    # this checkpoint and its pointer; training goes on meanwhile.
+                    storage.in_upload_thread(
+                        save_dir, lambda: self._remove_old(runner, tmpl, number, save_dir),
+                        'remove the checkpoints beyond max_keep_ckpts from')
+                else:
+                    self._remove_old(runner, tmpl, number, save_dir)
         runner.run_state.save_at_stage_end(
             runner, stage, self.save_dir, filename, save_optimizer=self.save_optimizer,
             meta=self.args.get('meta'), create_symlink=self.args.get('create_symlink', True),
             pointed=rotate)
         self._saved_at = runner._position()
 
-    def _remove_old(self, runner, tmpl, current):
+    def _remove_old(self, runner, tmpl, current, save_dir):
         pattern = _number_pattern(tmpl)
         if pattern is None:
             runner.logger.warning('max_keep_ckpts: cannot find the number in filename_tmpl %r; '
@@ -163,7 +175,7 @@ class CheckpointHook(Hook):
         # current one are superseded by it.
         partial = _number_pattern(tmpl, r'(\d+)_iter_\d+') if self.by_epoch else None
         found, superseded = [], []
-        for name in storage.listdir(self.save_dir):
+        for name in storage.listdir(save_dir):
             m = pattern.fullmatch(name)
             if m and int(m.group(1)) <= current:
                 found.append((int(m.group(1)), name))
@@ -171,9 +183,9 @@ class CheckpointHook(Hook):
             if m and int(m.group(1)) <= current:
                 superseded.append(name)
         found.sort()
-        latest = storage.resolve(storage.join(self.save_dir, storage.LATEST))
+        latest = storage.resolve(storage.join(save_dir, storage.LATEST))
         for name in [n for _, n in found[:-self.max_keep_ckpts]] + superseded:
-            path = storage.join(self.save_dir, name)
+            path = storage.join(save_dir, name)
             if storage.resolve(path) == latest:
                 continue  # latest.pth still points there (a hook that does not move it)
             # Gone already is fine (removed by someone else); on a URL, queued after the upload

@@ -346,7 +346,9 @@ class EvalHook(Hook):
             runner.logger.warning('The previous best checkpoint %s is not a best_*.pth file of %s: '
                                   'left alone', storage.redact(previous), storage.redact(self.save_dir))
             return
-        if same or not storage.isfile(previous):
+        # On a URL no question to the store (training never waits for it): a removal of a file
+        # that is gone already is no error.
+        if same or (not storage.is_remote(previous) and not storage.isfile(previous)):
             return
         storage.remove(previous)
         runner.logger.info('The previous best checkpoint %s was removed', storage.redact(previous))

@@ -1,6 +1,7 @@
 """CheckInvalidLossHook: stop training when the loss becomes NaN or infinite, or skip those steps."""
 import torch
 
+from .. import storage
 from ..dist import get_dist_info
 from ..hook import Hook
 from ..registry import HOOKS
@@ -14,7 +15,8 @@ class CheckInvalidLossHook(Hook):
     ``raise``: every ``interval`` train iterations the loss is read on the host, a device sync,
     hence only every ``interval`` iterations (mmdet's hook, default 50). The error names the
     iteration at which the bad loss was seen (a NaN may have appeared up to ``interval - 1``
-    iterations earlier).
+    iterations earlier) and the checkpoint to resume from (the newest one saved: a model
+    holding NaN or infinities is never saved).
 
     ``skip``: a train step is undone when its loss is not finite, or when after the optimizer
     step the weights or buffers (BatchNorm statistics, EMA averages) hold a NaN or an infinity
@@ -25,7 +27,10 @@ class CheckInvalidLossHook(Hook):
     had not been there (without accumulation, the gradients of the skipped step are dropped:
     ``grad`` is None). Each skipped step is logged as a warning; ``nonfinite_skipped`` (1 for
     a skipped step, else 0) goes to the log buffer, so the logged value is the fraction skipped
-    in the interval; ``skipped`` holds the total (kept across a resume).
+    in the interval; ``skipped`` holds the total (kept across a resume). After
+    ``max_consecutive_skips`` steps skipped in a row (default 10) the run stops as ``raise``
+    does (FloatingPointError naming the checkpoint to resume from): a run whose every step is
+    skipped learns nothing, and would otherwise end as if it had trained.
 
     The price of ``skip``, per train iteration: a copy of the weights, buffers and optimizer
     state (one fused copy; memory: that much again), a max-abs reduction over the weights and
@@ -37,14 +42,21 @@ class CheckInvalidLossHook(Hook):
     priority does that).
     """
 
-    def __init__(self, interval=50, action='raise'):
+    def __init__(self, interval=50, action='raise', max_consecutive_skips=10):
         if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
             raise ValueError(f'CheckInvalidLossHook: interval must be a positive int, got {interval!r}')
         if action not in ('raise', 'skip'):
             raise ValueError(f"CheckInvalidLossHook: action must be 'raise' or 'skip', got {action!r}")
+        if not isinstance(max_consecutive_skips, int) or isinstance(max_consecutive_skips, bool) \
+                or max_consecutive_skips < 1:
+            raise ValueError(f'CheckInvalidLossHook: max_consecutive_skips must be a positive '
+                             f'int, got {max_consecutive_skips!r}')
         self.interval = interval
         self.action = action
+        self.max_consecutive_skips = max_consecutive_skips
         self.skipped = 0
+        #: Steps skipped in a row up to now (skip mode).
+        self.consecutive = 0
         if action == 'skip':
             # Bound on the instance: raise mode keeps no state and checks nothing per step.
             self.before_run = self._start_skipping
@@ -62,15 +74,17 @@ class CheckInvalidLossHook(Hook):
             raise FloatingPointError(
                 f'loss became {"NaN" if bool(torch.isnan(loss).any()) else "infinite"} at train '
                 f'iteration {runner.iter + 1} (epoch {runner.epoch + 1}, iteration '
-                f'{runner.inner_iter + 1}/{epoch_len} of the epoch; counts start at 1)')
+                f'{runner.inner_iter + 1}/{epoch_len} of the epoch; counts start at 1); '
+                f'{_resume_hint(runner)}')
 
     # ------------------------------------------------------------------ skip mode
     def _state_dict(self):
-        """``{'skipped': n}``: the steps skipped so far (skip mode)."""
-        return {'skipped': self.skipped}
+        """``{'skipped': n, 'consecutive': k}``: the steps skipped so far, and in a row (skip mode)."""
+        return {'skipped': self.skipped, 'consecutive': self.consecutive}
 
     def _load_state_dict(self, state):
         self.skipped = int(state.get('skipped', 0))
+        self.consecutive = int(state.get('consecutive', 0))
 
     def _start_skipping(self, runner):
         self._stop_skipping(runner)  # a run that failed before after_run left its check behind
@@ -114,11 +128,30 @@ class CheckInvalidLossHook(Hook):
             what = snapshot.describe(loss)
             snapshot.restore(runner)
             self.skipped += 1
+            self.consecutive += 1
             runner.logger.warning(
                 '%s at train iteration %d (epoch %d, iteration %d of the epoch): step skipped, '
                 'the model, optimizer and loss scaler are as before it (%d so far)', what,
                 runner.iter + 1, runner.epoch + 1, runner.inner_iter + 1, self.skipped)
+            if self.consecutive >= self.max_consecutive_skips:
+                raise FloatingPointError(
+                    f'{self.consecutive} train steps in a row skipped (max_consecutive_skips='
+                    f'{self.max_consecutive_skips}), the last at train iteration {runner.iter + 1} '
+                    f'(epoch {runner.epoch + 1}, iteration {runner.inner_iter + 1} of the epoch): '
+                    f'{what}; the run stops, it no longer learns; {_resume_hint(runner)}')
+        else:
+            self.consecutive = 0
         runner.log_buffer.update({'nonfinite_skipped': float(bool(bad))})
+
+
+def _resume_hint(runner):
+    # The newest checkpoint saved (never one holding NaN or infinities: those are refused).
+    last = ((runner.meta or {}).get('hook_msgs') or {}).get('last_ckpt')
+    if isinstance(last, str) and last and (storage.is_remote(last) or storage.isfile(last)):
+        return (f'resume from {storage.redact(last)} (--resume-from), with a lower learning rate '
+                f'or gradient clipping')
+    return ('no checkpoint was saved before it; start again with a lower learning rate or '
+            'gradient clipping')
 
 
 class _CheckStep(Hook):
@@ -126,6 +159,8 @@ class _CheckStep(Hook):
 
     def __init__(self, owner):
         self.owner = owner
+        # The owner's bound method in the tables: an error there names CheckInvalidLossHook.
+        self.after_train_iter = owner._check_step
 
     def after_train_iter(self, runner):
         self.owner._check_step(runner)
