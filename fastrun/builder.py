@@ -146,6 +146,13 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
         **extra, **kwargs)
 
 
+def _loader_arguments():
+    import inspect
+    names = set(inspect.signature(build_dataloader).parameters)
+    names |= set(inspect.signature(DataLoader.__init__).parameters)
+    return names - {'self', 'dataset', 'kwargs', 'batch_size', 'sampler', 'batch_sampler'}
+
+
 #: The keys of ``cfg.data`` that are not loader arguments (mmcls's list).
 _SPLIT_KEYS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -165,12 +172,22 @@ def loader_cfg_of(cfg, split, distributed=False, device=None):
     out = dict(dist=distributed, round_up=True, seed=cfg.get('seed'),
                sampler_cfg=cfg.get('sampler'), samples_per_gpu=32, workers_per_gpu=0,
                pin_memory=device.type == 'cuda', persistent_workers=False)
-    out.update({k: v for k, v in data_cfg.items() if k not in _SPLIT_KEYS})
+    known = _loader_arguments()
+    # Keys of cfg.data that no loader takes (a typo: the config check warns about it) are left
+    # out rather than failing the DataLoader, as fastrun always did.
+    out.update({k: v for k, v in data_cfg.items() if k not in _SPLIT_KEYS and k in known})
     if split == 'train':
         out['shuffle'] = out.get('shuffle', True)
     else:
         out.update(shuffle=False, sampler_cfg=None, drop_last=False)
-    out.update(data_cfg.get(f'{split}_dataloader') or {})
+    own = dict(data_cfg.get(f'{split}_dataloader') or {})
+    unknown = sorted(set(own) - known)
+    if unknown:
+        from .config import ConfigError
+        raise ConfigError(f'{", ".join(map(repr, unknown))} is not a data loader argument '
+                          '(of build_dataloader or torch DataLoader)',
+                          getattr(cfg, 'filename', None), f'data.{split}_dataloader')
+    out.update(own)
     if out.get('sampler_cfg') is not None:
         out['sampler_cfg'] = dict(out['sampler_cfg'])
     return out

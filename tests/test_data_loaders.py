@@ -175,3 +175,11 @@ def test_fastrun_train_on_cifar_files_and_a_missing_folder(tmp_path, monkeypatch
     assert len(err) == 1 and err[0].startswith('fastrun: error: missing.py: data.train: CIFAR10: ')
     assert 'nothere/cifar-10-batches-py/data_batch_1' in err[0]
     assert 'expected data_prefix/cifar-10-batches-py/' in err[0]
+
+
+def test_unknown_loader_keys():
+    # a misspelt key of cfg.data is warned about by the config check and not passed on
+    assert 'sample_per_gpu' not in loader_cfg_of(_cfg(sample_per_gpu=3), 'train', device='cpu')
+    assert loader_cfg_of(_cfg(prefetch_factor=4), 'train', device='cpu')['prefetch_factor'] == 4
+    with pytest.raises(ValueError, match="data.val_dataloader: 'batchsize' is not a data loader argument"):
+        loader_cfg_of(_cfg(val_dataloader=dict(batchsize=2)), 'val', device='cpu')
