@@ -296,3 +296,43 @@ def test_distributed_sampler_equals_mmcls(round_up):
             ours.set_epoch(epoch)
             theirs.set_epoch(epoch)
             assert list(ours) == list(theirs)
+
+
+@pytest.mark.parametrize('kw', [
+    # mmcls's default persistent_workers=True fails without workers; fastrun's ignores it there
+    dict(samples_per_gpu=3, workers_per_gpu=0, shuffle=False, persistent_workers=False,
+         pin_memory=False),
+    dict(samples_per_gpu=4, workers_per_gpu=2, shuffle=False, drop_last=True, pin_memory=False,
+         persistent_workers=True),
+    dict(samples_per_gpu=5, workers_per_gpu=1, shuffle=False, persistent_workers=False,
+         pin_memory=False, sampler_cfg=dict(type='RepeatAugSampler', selected_round=0)),
+])
+def test_build_dataloader_equals_mmcls(kw):
+    from mmcls.datasets import build_dataloader as theirs_build
+
+    from fastrun.builder import build_dataloader
+    data = list(range(23))
+    ours = build_dataloader(data, seed=4, **copy_kw(kw))
+    theirs = theirs_build(data, dist=False, seed=4, **copy_kw(kw))
+    for attr in ('batch_size', 'num_workers', 'pin_memory', 'persistent_workers', 'drop_last'):
+        assert getattr(ours, attr) == getattr(theirs, attr), attr
+    assert len(ours) == len(theirs)
+    assert list(ours.batch_sampler) == list(theirs.batch_sampler)
+
+
+def copy_kw(kw):
+    import copy
+    return copy.deepcopy(kw)
+
+
+def test_worker_seeds_equal_mmcls():
+    import random
+
+    from mmcls.datasets.builder import worker_init_fn
+
+    from fastrun.builder import _worker_init
+    for rank, workers, worker_id in ((0, 2, 1), (3, 4, 2)):
+        worker_init_fn(worker_id, num_workers=workers, rank=rank, seed=10)
+        expected = (np.random.randint(1 << 30), random.random())
+        _worker_init(10 + rank * workers)(worker_id)
+        assert (np.random.randint(1 << 30), random.random()) == expected
