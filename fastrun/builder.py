@@ -57,8 +57,19 @@ def build_model(cfg):
 
 
 def build_dataset(cfg, default_args=None):
-    """Build a data set from ``cfg`` in ``DATASETS``."""
-    return build_from_cfg(dict(cfg), DATASETS, default_args)
+    """Build a data set from ``cfg`` in ``DATASETS``; a list of configs and the wrappers
+    (``ConcatDataset``, ``RepeatDataset``, ``ClassBalancedDataset``, ``KFoldDataset``) build
+    their inner data sets too (see :func:`fastrun.datasets.build_dataset`)."""
+    from .datasets.builder import build_dataset as _build
+    return _build(cfg, default_args)
+
+
+def build_sampler(cfg, default_args=None):
+    """A sampler from ``dict(type=..., ...)`` in ``SAMPLERS`` (None for None), as mmcls's."""
+    if cfg is None:
+        return None
+    from .registry import SAMPLERS
+    return build_from_cfg(dict(cfg), SAMPLERS, default_args)
 
 
 def _worker_init(base_seed):
@@ -70,18 +81,25 @@ def _worker_init(base_seed):
 
 
 def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, shuffle=True,
-                     seed=None, pin_memory=False, persistent_workers=False, drop_last=False, **kwargs):
-    """A DataLoader with ``samples_per_gpu`` per process.
+                     seed=None, pin_memory=False, persistent_workers=False, drop_last=False,
+                     round_up=True, sampler_cfg=None, num_gpus=1, **kwargs):
+    """A DataLoader with ``samples_per_gpu`` per process (mmcls's ``build_dataloader``).
 
     ``dist``: each process of the distributed run takes its share of the data set through a
     :class:`~fastrun.sampler.ResumableSampler` (``torch.utils.data.DistributedSampler``'s split:
     rank ``r`` takes every ``world_size``-th index from ``r``, the order padded to a multiple of
-    the world size), shuffled with ``seed + epoch`` when ``shuffle``; ``DistSamplerSeedHook``
-    sets the epoch. The seed is the same on every rank (the config's ``seed``, else one drawn on
-    rank 0 and broadcast), so the shares never overlap; data loading workers get ``seed`` +
-    ``rank * workers_per_gpu`` + their id. Without ``dist`` it is a one-process
-    ResumableSampler: the order of an epoch depends only on ``seed`` and the epoch, so a run
-    resumed mid-epoch sees the batches of the run it continues.
+    the world size unless ``round_up=False``), shuffled with ``seed + epoch`` when ``shuffle``;
+    ``DistSamplerSeedHook`` sets the epoch. The seed is the same on every rank (the config's
+    ``seed``, else one drawn on rank 0 and broadcast), so the shares never overlap; data
+    loading workers get ``seed`` + ``rank * workers_per_gpu`` + their id (NumPy's and
+    Python's RNGs). Without ``dist`` it is a one-process ResumableSampler: the order of an
+    epoch depends only on ``seed`` and the epoch, so a run resumed mid-epoch sees the batches
+    of the run it continues.
+
+    ``sampler_cfg``: a sampler of ``SAMPLERS`` instead (``dict(type='RepeatAugSampler')``, a
+    config's top-level ``sampler``), given ``dataset``, ``num_replicas``, ``rank``, ``seed``
+    and ``shuffle``. ``num_gpus``: mmcls's one-process multi-GPU batch; fastrun runs one
+    device per process, so only 1 (launch one process per GPU instead).
 
     In-memory data sets (``Digits``, ``SyntheticClassification``, a ``TensorDataset``) without
     workers get an :class:`~fastrun.datasets.loader.InMemoryLoader`: the same batches in the
@@ -89,26 +107,32 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
     and ``default_collate``.
     """
     from .datasets.loader import InMemoryLoader, batch_indexer
-    sampler = None
+    from .dist import get_dist_info, sync_random_seed
+    from .errors import ArgumentError
+    from .sampler import ResumableSampler
+    if num_gpus != 1 and not dist:
+        raise ArgumentError(f'num_gpus={num_gpus}: fastrun drives one device per process; '
+                            'start one process per GPU (a distributed launch) instead')
+    rank, world_size = get_dist_info() if dist else (0, 1)
     worker_seed = seed
-    if dist:
-        from .dist import get_dist_info, sync_random_seed
-        from .sampler import ResumableSampler
-        rank, world_size = get_dist_info()
+    if sampler_cfg:
+        seed = sync_random_seed(seed) if dist else seed
+        sampler = build_sampler(dict(sampler_cfg, shuffle=shuffle), default_args=dict(
+            dataset=dataset, num_replicas=world_size, rank=rank, seed=seed))
+        worker_seed = None if seed is None else seed + rank * workers_per_gpu
+    elif dist:
         seed = sync_random_seed(seed) if shuffle else (seed or 0)
         sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed, num_replicas=world_size,
-                                   rank=rank)
-        shuffle = False
+                                   rank=rank, round_up=round_up)
         worker_seed = seed + rank * workers_per_gpu
     else:
         # An order fixed by (seed, epoch) that can start mid-epoch, so a resumed run draws the
         # batches the interrupted one would have (seed None: one is drawn, checkpoints keep it).
-        from .sampler import ResumableSampler
         sampler = ResumableSampler(dataset, shuffle=shuffle, seed=seed, num_replicas=1, rank=0)
-        shuffle = False
+    shuffle = False
     # The loader's own generator: starting an epoch (the workers' base seed) never draws from
     # torch's global RNG, whose stream a resumed run restores.
-    generator = torch.Generator().manual_seed(sampler.seed)
+    generator = torch.Generator().manual_seed(int(getattr(sampler, 'seed', 0) or 0))
     take = None
     if workers_per_gpu == 0 and 'collate_fn' not in kwargs and 'batch_sampler' not in kwargs:
         take = batch_indexer(dataset)
@@ -120,6 +144,53 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
         worker_init_fn=(_worker_init(worker_seed) if worker_seed is not None and workers_per_gpu > 0
                         else None),
         **extra, **kwargs)
+
+
+def _loader_arguments():
+    import inspect
+    names = set(inspect.signature(build_dataloader).parameters)
+    names |= set(inspect.signature(DataLoader.__init__).parameters)
+    return names - {'self', 'dataset', 'kwargs', 'batch_size', 'sampler', 'batch_sampler'}
+
+
+#: The keys of ``cfg.data`` that are not loader arguments (mmcls's list).
+_SPLIT_KEYS = ('train', 'val', 'test', 'train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def loader_cfg_of(cfg, split, distributed=False, device=None):
+    """The ``build_dataloader`` arguments of ``split`` ('train', 'val' or 'test'), as mmcls's
+    ``train_model`` and test tool assemble them: fastrun's defaults, then every key of
+    ``cfg.data`` but the splits, then ``cfg.data.<split>_dataloader``. The val and test loaders
+    do not shuffle, use no ``sampler`` and keep the last batch unless their own dict says so;
+    the train loader takes the config's top-level ``sampler`` (mmcls's ``sampler_cfg``).
+
+    fastrun's defaults differ from mmcls's in two places: ``pin_memory`` is True only on a
+    CUDA device and ``persistent_workers`` is False (set them in ``cfg.data`` for mmcls's).
+    """
+    device = torch.device(device) if device is not None else default_device()
+    data_cfg = cfg.get('data') or {}
+    out = dict(dist=distributed, round_up=True, seed=cfg.get('seed'),
+               sampler_cfg=cfg.get('sampler'), samples_per_gpu=32, workers_per_gpu=0,
+               pin_memory=device.type == 'cuda', persistent_workers=False)
+    known = _loader_arguments()
+    # Keys of cfg.data that no loader takes (a typo: the config check warns about it) are left
+    # out rather than failing the DataLoader, as fastrun always did.
+    out.update({k: v for k, v in data_cfg.items() if k not in _SPLIT_KEYS and k in known})
+    if split == 'train':
+        out['shuffle'] = out.get('shuffle', True)
+    else:
+        out.update(shuffle=False, sampler_cfg=None, drop_last=False)
+    own = dict(data_cfg.get(f'{split}_dataloader') or {})
+    unknown = sorted(set(own) - known)
+    if unknown:
+        from .config import ConfigError
+        raise ConfigError(f'{", ".join(map(repr, unknown))} is not a data loader argument '
+                          '(of build_dataloader or torch DataLoader)',
+                          getattr(cfg, 'filename', None), f'data.{split}_dataloader')
+    out.update(own)
+    if out.get('sampler_cfg') is not None:
+        out['sampler_cfg'] = dict(out['sampler_cfg'])
+    return out
 
 
 _NORM = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm, torch.nn.LayerNorm,
@@ -285,14 +356,10 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
     """Everything ``train_model`` does short of running: returns ``(runner, data_loaders)``."""
     device = torch.device(device) if device is not None else default_device()
     data_cfg = cfg.get('data', {})
-    loader_args = dict(samples_per_gpu=data_cfg.get('samples_per_gpu', 32),
-                       workers_per_gpu=data_cfg.get('workers_per_gpu', 0),
-                       pin_memory=data_cfg.get('pin_memory', device.type == 'cuda'),
-                       persistent_workers=data_cfg.get('persistent_workers', False))
+    train_loader_cfg = loader_cfg_of(cfg, 'train', distributed, device)
     data_loaders = []
     for i, ds in enumerate(datasets or []):
-        loader = build_dataloader(ds, dist=distributed, shuffle=True,
-                                  seed=cfg.get('seed'), **loader_args)
+        loader = build_dataloader(ds, **train_loader_cfg)
         data_loaders.append(DeviceLoader(loader, device, channels_last=bool(cfg.get('channels_last'))))
 
     model = prepare_model(model, cfg, device)
@@ -326,9 +393,9 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
         runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS))
 
     if validate and data_cfg.get('val') is not None:
-        val_dataset = build_dataset(data_cfg['val'])
-        val_loader = DeviceLoader(build_dataloader(val_dataset, dist=distributed, shuffle=False,
-                                                   **loader_args), device,
+        val_dataset = build_dataset(data_cfg['val'], dict(test_mode=True))
+        val_loader = DeviceLoader(build_dataloader(val_dataset, **loader_cfg_of(
+            cfg, 'val', distributed, device)), device,
                                   channels_last=bool(cfg.get('channels_last')))
         eval_cfg = dict(cfg.get('evaluation') or {})
         if eval_cfg.get('save_best') is True:

@@ -70,7 +70,10 @@ def _phase_datasets(cfg):
         if data.get(phase) is None:
             raise ConfigError(f'the workflow has a {phase!r} phase but no data.{phase} is configured',
                               cfg.filename, f'data.{phase}')
-        datasets.append(build_dataset(data[phase]))
+        try:
+            datasets.append(build_dataset(data[phase]))
+        except FileNotFoundError as e:  # a data set's files: one line naming them and the layout
+            raise ConfigError(str(e), cfg.filename, f'data.{phase}') from e
     return datasets
 
 
@@ -449,7 +452,8 @@ def cmd_test(args):
                if osp.isdir(args.checkpoint) else
                FileNotFoundError(errno.ENOENT, 'checkpoint file not found', args.checkpoint))
 
-    from .builder import build_dataloader, build_dataset, build_model, default_device
+    from .builder import (build_dataloader, build_dataset, build_model, default_device,
+                          loader_cfg_of)
     from .checkpoint import load_checkpoint
     from .evaluation import single_gpu_test
     from .log import get_logger
@@ -463,9 +467,8 @@ def cmd_test(args):
     load_checkpoint(model, args.checkpoint, map_location='cpu', strict=False, logger=logger,
                     weights_only=not args.unsafe_load)
     model = model.to(device)
-    dataset = build_dataset(split)
-    loader = DeviceLoader(build_dataloader(dataset, cfg['data'].get('samples_per_gpu', 32),
-                                           cfg['data'].get('workers_per_gpu', 0), shuffle=False),
+    dataset = build_dataset(split, dict(test_mode=True))
+    loader = DeviceLoader(build_dataloader(dataset, **loader_cfg_of(cfg, 'test', device=device)),
                           device)
     results = single_gpu_test(model, loader)
     eval_cfg = dict(cfg.get('evaluation') or {})

@@ -216,7 +216,9 @@ class _Checker:
 
 _MODEL_PARTS = ('backbone', 'neck', 'head', 'loss')
 _DATA_KEYS = ('samples_per_gpu', 'workers_per_gpu', 'train', 'val', 'test', 'pin_memory',
-              'persistent_workers', 'train_dataloader', 'val_dataloader', 'test_dataloader')
+              'persistent_workers', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+              # build_dataloader's other arguments (mmcls passes every other key of data on)
+              'shuffle', 'round_up', 'drop_last', 'sampler_cfg', 'prefetch_factor')
 
 
 def _check_model(c, key, value):

@@ -122,6 +122,12 @@ def build_from_cfg(cfg, registry, default_args=None):
         return obj_cls(**args)
     except Exception as e:
         # Name the class at fault, keeping the exception type callers catch.
+        if str(e).startswith(f'{obj_cls.__name__}:'):  # the message names the class already
+            try:
+                e.built_class = obj_cls
+            except AttributeError:
+                pass
+            raise
         try:
             err = type(e)(f'{obj_cls.__name__}: {e}')
         except Exception:

@@ -20,7 +20,9 @@ class ResumableSampler(Sampler):
     for index: the order is padded by repeating its head to a multiple of ``num_replicas``
     (``drop_last`` trims instead) and rank ``r`` takes every ``num_replicas``-th index from
     ``r``; ``len()`` is the number of indices per rank. Both default to the process's
-    ``get_dist_info()``.
+    ``get_dist_info()``. ``round_up=False`` (mmcls's ``DistributedSampler`` argument) pads
+    nothing: rank ``r`` takes every ``num_replicas``-th index from ``r`` of the order itself,
+    so the ranks' shares may differ by one.
 
     ``seed=None`` draws a seed from torch's global RNG once, here; it is part of
     :meth:`state_dict`, so a resumed run sees the order of the run it continues.
@@ -31,7 +33,7 @@ class ResumableSampler(Sampler):
     """
 
     def __init__(self, dataset, shuffle=True, seed=None, num_replicas=None, rank=None,
-                 drop_last=False):
+                 drop_last=False, round_up=True):
         if num_replicas is None or rank is None:
             dist_rank, dist_world = get_dist_info()
             num_replicas = dist_world if num_replicas is None else num_replicas
@@ -48,11 +50,16 @@ class ResumableSampler(Sampler):
         self.num_replicas = num_replicas
         self.rank = rank
         self.drop_last = bool(drop_last)
+        self.round_up = bool(round_up)
         if self.drop_last and self.dataset_len % num_replicas:
             self.num_samples = math.ceil((self.dataset_len - num_replicas) / num_replicas)
+        elif not self.round_up:
+            # mmcls's round_up=False: no padding, the last ranks may get one index fewer.
+            self.num_samples = len(range(rank, self.dataset_len, num_replicas))
         else:
             self.num_samples = math.ceil(self.dataset_len / num_replicas)
-        self.total_size = self.num_samples * num_replicas
+        self.total_size = (self.dataset_len if not self.round_up and not self.drop_last
+                           else self.num_samples * num_replicas)
         self.epoch = 0
         self._start = 0
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 __all__ = ['accuracy', 'precision_recall_f1', 'precision', 'recall', 'f1_score', 'support',
-           'confusion_matrix', 'AVERAGE_MODES']
+           'confusion_matrix', 'AVERAGE_MODES', 'average_precision', 'mAP', 'average_performance']
 
 #: ``average_mode`` values: ``'macro'`` (unweighted mean over classes) or ``'none'`` (per class).
 AVERAGE_MODES = ('macro', 'none')
@@ -152,3 +152,73 @@ def support(scores, labels, average_mode='macro'):
     _average_mode(average_mode)
     per_class = confusion_matrix(scores, labels).sum(axis=1)
     return float(per_class.sum()) if average_mode == 'macro' else per_class
+
+
+# ------------------------------------------------------------------------------ multi-label
+
+def _check_multi_label(scores, targets):
+    scores = _to_numpy(scores, 'scores').astype(np.float64, copy=False)
+    targets = _to_numpy(targets, 'targets')
+    if scores.ndim != 2 or scores.shape != targets.shape:
+        raise ValueError(f'scores and targets must both have shape (N, C), got {scores.shape} '
+                         f'and {targets.shape}')
+    return scores, targets
+
+
+def average_precision(scores, targets):
+    """AP of one class in [0, 1]: the mean, over its positives, of the precision at each one's rank.
+
+    ``targets``: 1 positive, 0 negative, -1 difficult (left out of the precision's counts).
+    Scores are ranked in decreasing order; ties keep numpy's default (quicksort) order, as mmcls.
+    """
+    eps = np.finfo(np.float32).eps
+    ranked = targets[np.argsort(-scores)]
+    positive = ranked == 1
+    tp = np.cumsum(positive)
+    counted = np.cumsum(ranked != -1)
+    precision_at_pos = np.where(positive, tp, 0) / np.maximum(counted, eps)
+    total = tp[-1] if len(tp) else 0
+    return float(precision_at_pos.sum() / np.maximum(total, eps))
+
+
+def mAP(scores, targets):
+    """Mean over classes of :func:`average_precision`, in percent (mmcls's ``mAP``)."""
+    scores, targets = _check_multi_label(scores, targets)
+    aps = [average_precision(scores[:, k], targets[:, k]) for k in range(scores.shape[1])]
+    return float(np.mean(aps) * 100.0)
+
+
+def average_performance(scores, targets, thr=None, k=None):
+    """``(CP, CR, CF1, OP, OR, OF1)`` in percent: per-class (C) and overall (O) precision,
+    recall and F1 of the predicted label sets, as mmcls's ``average_performance``.
+
+    A label is predicted when its score is ``>= thr``, else (``thr`` None) when it is among
+    the ``k`` best of its row; neither given: ``thr=0.5``; both: ``thr`` wins. Difficult
+    labels (-1) count as negatives. ``targets`` is not modified.
+    """
+    import warnings
+    scores, targets = _check_multi_label(scores, targets)
+    if thr is None and k is None:
+        thr = 0.5
+        warnings.warn('Neither thr nor k is given, set thr as 0.5 by default.')
+    elif thr is not None and k is not None:
+        warnings.warn('Both thr and k are given, use threshold in favor of top-k.')
+    eps = np.finfo(np.float32).eps
+    target = np.where(targets == -1, 0, targets)
+    if thr is not None:
+        pred = scores >= thr
+    else:
+        pred = np.zeros(scores.shape, dtype=bool)
+        top = np.argsort(-scores, axis=1)[:, :k]
+        np.put_along_axis(pred, top, True, axis=1)
+    pos = target == 1
+    tp = (pred & pos).sum(axis=0)
+    fp = (pred & (target == 0)).sum(axis=0)
+    fn = (~pred & pos).sum(axis=0)
+    cp = float((tp / np.maximum(tp + fp, eps)).mean() * 100.0)
+    cr = float((tp / np.maximum(tp + fn, eps)).mean() * 100.0)
+    cf1 = 2 * cp * cr / max(cp + cr, eps)
+    op = float(tp.sum() / max(tp.sum() + fp.sum(), eps) * 100.0)
+    orr = float(tp.sum() / max(tp.sum() + fn.sum(), eps) * 100.0)
+    of1 = 2 * op * orr / max(op + orr, eps)
+    return cp, cr, cf1, op, orr, of1
