@@ -225,7 +225,8 @@ class RandomGrayscale:
 class RandomFlip:
     """With probability ``flip_prob`` (``np.random.rand()``), the image flipped
     ``'horizontal'`` or ``'vertical'``; sets ``flip`` and ``flip_direction``. The flipped image
-    is a view (no copy), as mmcv's ``imflip``."""
+    is a new contiguous array (mmcv's ``imflip`` gives a view with negative strides, which the
+    next transform copies anyway)."""
 
     def __init__(self, flip_prob=0.5, direction='horizontal'):
         if not 0 <= flip_prob <= 1:
@@ -491,26 +492,26 @@ class Normalize:
         self._lut = None
 
     def lut(self):
-        """The (channels, 256) float32 table of each uint8 value's normalized value, row ``k``
-        for output channel ``k`` (RGB order with ``to_rgb``)."""
+        """The (1, 256, 3) float32 table of each uint8 value's normalized value, channel ``j``
+        for input channel ``j`` (which is output channel ``2 - j`` with ``to_rgb``)."""
         if self._lut is None:
-            v = np.arange(256, dtype=np.float32)[None, :]
-            self._lut = np.ascontiguousarray(
-                (v - self._mean32[:, None]) * self._stdinv32[:, None])
+            v = np.arange(256, dtype=np.float32)[:, None]
+            lut = (v - self._mean32[None, :]) * self._stdinv32[None, :]  # output channel order
+            if self.to_rgb:
+                lut = lut[:, ::-1]
+            self._lut = np.ascontiguousarray(lut).reshape(1, 256, 3)
         return self._lut
 
     def _apply(self, img):
-        if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == self.mean.size == 3:
-            # A table look-up gives the same float32 numbers as cv2's two passes over a float
-            # copy, in one pass over the uint8 pixels (a flipped or cropped view is read as it
-            # is). The planes are written channel-first: the HWC array returned is a view of a
-            # CHW buffer, which ImageToTensor turns into a contiguous tensor without a copy.
-            lut = self.lut()
-            h, w = img.shape[:2]
-            planes = np.empty((3, h, w), dtype=np.float32)
-            for k in range(3):
-                np.take(lut[k], img[:, :, 2 - k if self.to_rgb else k], out=planes[k])
-            return planes.transpose(1, 2, 0)
+        if (img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == self.mean.size == 3
+                and min(img.strides) > 0):
+            # One table look-up pass over the uint8 pixels gives the same float32 numbers as
+            # cv2's subtraction and product on a float copy (three passes, and the copy).
+            c = _image.cv2()
+            out = c.LUT(img, self.lut())
+            if self.to_rgb:
+                c.cvtColor(out, c.COLOR_BGR2RGB, out)
+            return out
         return _image.normalize(img, self.mean, self.std, self.to_rgb)
 
     def __call__(self, results):
