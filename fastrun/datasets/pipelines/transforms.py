@@ -22,14 +22,6 @@ def _img_keys(results):
     return results.get('img_fields', ['img'])
 
 
-def _pair(size, name):
-    if isinstance(size, int):
-        return (size, size)
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        return tuple(size)
-    raise ArgumentError(f'{name} must be an int or a (h, w) pair, got {size!r}')
-
-
 @PIPELINES.register_module()
 class RandomCrop:
     """A ``size`` = (h, w) crop at a random place (``random.randint``), after an optional
@@ -492,13 +484,11 @@ class Normalize:
         self._lut = None
 
     def lut(self):
-        """The (1, 256, 3) float32 table of each uint8 value's normalized value, channel ``j``
-        for input channel ``j`` (which is output channel ``2 - j`` with ``to_rgb``)."""
+        """The (1, 256, 3) float32 table of each uint8 value's normalized value per output
+        channel (RGB order with ``to_rgb``): what cv2's float32 arithmetic gives for it."""
         if self._lut is None:
             v = np.arange(256, dtype=np.float32)[:, None]
-            lut = (v - self._mean32[None, :]) * self._stdinv32[None, :]  # output channel order
-            if self.to_rgb:
-                lut = lut[:, ::-1]
+            lut = (v - self._mean32[None, :]) * self._stdinv32[None, :]
             self._lut = np.ascontiguousarray(lut).reshape(1, 256, 3)
         return self._lut
 
@@ -506,12 +496,12 @@ class Normalize:
         if (img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == self.mean.size == 3
                 and min(img.strides) > 0):
             # One table look-up pass over the uint8 pixels gives the same float32 numbers as
-            # cv2's subtraction and product on a float copy (three passes, and the copy).
+            # cv2's subtraction and product on a float copy (three passes, and the copy); the
+            # channels are swapped on the uint8 image, a quarter of the bytes of the float one.
             c = _image.cv2()
-            out = c.LUT(img, self.lut())
             if self.to_rgb:
-                c.cvtColor(out, c.COLOR_BGR2RGB, out)
-            return out
+                img = c.cvtColor(img, c.COLOR_BGR2RGB)
+            return c.LUT(img, self.lut())
         return _image.normalize(img, self.mean, self.std, self.to_rgb)
 
     def __call__(self, results):
