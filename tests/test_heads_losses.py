@@ -244,6 +244,8 @@ def test_classifier_trains_on_mixed_batches():
     assert all(p.grad is not None for p in model.parameters())
     with pytest.raises(ValueError, match='augment'):
         classifier(train_cfg=dict(augment=[]))
+    with pytest.raises(ValueError, match='10-class targets but the head has num_classes=5'):
+        classifier(train_cfg=dict(augments=dict(type='BatchMixup', alpha=1.0, num_classes=10)))
 
 
 def test_extract_feat_stages_and_multi_label_test_argument():

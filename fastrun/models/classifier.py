@@ -49,6 +49,12 @@ class ImageClassifier(BaseModule):
         self.backbone = _build(backbone)
         self.neck = _build(neck) if neck is not None else None
         self.head = _build(head)
+        head_classes = getattr(self.head, 'num_classes', None)
+        if self.augments is not None and head_classes is not None \
+                and self.augments.num_classes != head_classes:
+            # mmcls would fail at the first step, deep in the loss; say it before training.
+            raise ValueError(f'train_cfg.augments make {self.augments.num_classes}-class '
+                             f'targets but the head has num_classes={head_classes}')
 
     @property
     def with_neck(self):
