@@ -263,3 +263,34 @@ def test_extract_feat_stages_and_multi_label_test_argument():
         multi.simple_test(img, softmax=False)
     scores = multi(img, return_loss=False)
     assert all(((s > 0) & (s < 1)).all() for s in scores)
+
+
+@pytest.mark.parametrize('loss', [dict(type='LabelSmoothLoss', label_smooth_val=0.1,
+                                       mode='classy_vision'),
+                                  dict(type='CrossEntropyLoss', use_soft=True)])
+def test_mixed_train_step_reads_nothing_back_from_the_tensors(monkeypatch, loss):
+    # The draws are host-side (numpy, CPU randperm); nothing reads a tensor's value on the host
+    # (which on a GPU would wait for the device).
+    model = classifier(head=dict(type='LinearClsHead', num_classes=5, in_channels=8, loss=loss,
+                                 cal_acc=True),
+                       train_cfg=dict(augments=[
+                           dict(type='BatchMixup', alpha=0.8, num_classes=5, prob=0.3),
+                           dict(type='BatchCutMix', alpha=1.0, num_classes=5, prob=0.3),
+                           dict(type='BatchResizeMix', alpha=1.0, num_classes=5, prob=0.3)]))
+    seesaw = MODELS.build(dict(type='SeesawLoss', num_classes=5))
+    data = dict(img=torch.rand(4, 3, 8, 8), gt_label=torch.tensor([0, 1, 2, 3]))
+    calls = []
+    for name in ('item', '__float__', '__int__', '__bool__', 'tolist', 'cpu', 'numpy'):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _n=name, _o=original, **k: (
+            calls.append(_n), _o(self, *a, **k))[1])
+    float(torch.ones(()))  # the counter does see a read
+    assert calls == ['__float__']
+    calls.clear()
+    seed(0)
+    for _ in range(6):
+        out = model.train_step(dict(data, img=data['img'].clone()), None)
+        out['loss'].backward()
+    seesaw(torch.randn(4, 5), data['gt_label'])
+    monkeypatch.undo()
+    assert calls == []

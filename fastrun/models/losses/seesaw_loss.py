@@ -59,8 +59,9 @@ class SeesawLoss(nn.Module):
             raise ValueError(f'SeesawLoss: scores {tuple(cls_score.shape)} need '
                              f'{self.num_classes} classes and one label per sample '
                              f'(got {labels.shape[0]})')
-        self.cum_samples += torch.bincount(labels, minlength=self.num_classes).to(
-            self.cum_samples.dtype)
+        # index_add_, not bincount: bincount sizes its output from the data (a host sync).
+        self.cum_samples.index_add_(0, labels,
+                                    torch.ones_like(labels, dtype=self.cum_samples.dtype))
         return self.loss_weight * seesaw_ce_loss(
             cls_score, labels, weight, self.cum_samples, self.num_classes, self.p, self.q,
             self.eps, reduction, avg_factor)
