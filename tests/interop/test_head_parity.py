@@ -324,3 +324,21 @@ def test_classifier_train_step_and_test_match(name):
             assert len(a) == len(b)
             for x, y in zip(a, b):
                 _close(y, x, atol=1e-4)
+
+
+def test_head_loads_from_an_mmcls_checkpoint_with_prefix(tmp_path):
+    """A head's ``init_cfg=dict(type='Pretrained', prefix='head')`` takes its weights from an
+    mmcls classifier checkpoint (``{'state_dict': ..., 'meta': ...}``, saved by mmcv)."""
+    from mmcv.runner import save_checkpoint
+    cfg = CLASSIFIERS['resnet-cifar-mixup']
+    torch.manual_seed(0)
+    theirs = build_classifier(copy.deepcopy(cfg))
+    theirs.init_weights()
+    _perturbed(theirs, seed=3)
+    path = str(tmp_path / 'mmcls.pth')
+    save_checkpoint(theirs, path, meta=dict(note='parity'))
+    head_cfg = dict(cfg['head'], init_cfg=dict(type='Pretrained', checkpoint=path, prefix='head'))
+    ours = MODELS.build(head_cfg)
+    ours.init_weights()
+    for k, v in theirs.head.state_dict().items():
+        assert torch.equal(ours.state_dict()[k], v), k
