@@ -27,6 +27,8 @@ class ImageClassifier(BaseModule):
     tensor on the model's device: nothing in them synchronises host and device. They do not step
     the optimizer (the runner's OptimizerHook does), nor average across processes.
     ``pretrained=PATH`` is the deprecated spelling of ``init_cfg=dict(type='Pretrained', ...)``.
+    ``train_cfg=dict(augments=...)`` mixes each training batch (BatchMixup, BatchCutMix,
+    BatchResizeMix, Identity: :mod:`fastrun.models.augments`) before the head sees it.
     """
 
     def __init__(self, backbone, head, neck=None, pretrained=None, init_cfg=None, train_cfg=None):
