@@ -139,6 +139,8 @@ def build_from_cfg(cfg, registry, default_args=None):
 HOOKS = Registry('hook', locations=['fastrun.hooks'])
 MODELS = Registry('model', locations=['fastrun.models'])
 DATASETS = Registry('dataset', locations=['fastrun.datasets'])
+#: Batch augments of ``ImageClassifier``'s ``train_cfg.augments`` (mmcls's AUGMENT registry).
+AUGMENTS = Registry('augment', locations=['fastrun.models'])
 OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below
 RUNNERS = Registry('runner', locations=['fastrun.runner'])
 #: What builds a runner from ``runner=dict(...)``: ``constructor='DefaultRunnerConstructor'``.

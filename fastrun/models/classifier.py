@@ -6,7 +6,9 @@ import torch
 import torch.nn as nn
 
 from ..registry import MODELS, build_from_cfg
+from .augments import Augments
 from .base import BaseModule
+from .heads import MultiLabelClsHead
 
 __all__ = ['ImageClassifier']
 
@@ -25,6 +27,8 @@ class ImageClassifier(BaseModule):
     tensor on the model's device: nothing in them synchronises host and device. They do not step
     the optimizer (the runner's OptimizerHook does), nor average across processes.
     ``pretrained=PATH`` is the deprecated spelling of ``init_cfg=dict(type='Pretrained', ...)``.
+    ``train_cfg=dict(augments=...)`` mixes each training batch (BatchMixup, BatchCutMix,
+    BatchResizeMix, Identity: :mod:`fastrun.models.augments`) before the head sees it.
     """
 
     def __init__(self, backbone, head, neck=None, pretrained=None, init_cfg=None, train_cfg=None):
@@ -35,14 +39,24 @@ class ImageClassifier(BaseModule):
             self.init_cfg = dict(type='Pretrained', checkpoint=pretrained)
         if head is None:
             raise ValueError('ImageClassifier needs a head config')
+        self.augments = None
         if train_cfg:
-            if 'augments' in train_cfg:
-                raise NotImplementedError('train_cfg.augments (Mixup/CutMix) is not supported')
-            raise ValueError(f'unknown train_cfg keys {sorted(train_cfg)}')
+            unknown = sorted(set(train_cfg) - {'augments'})
+            if unknown:
+                raise ValueError(f'unknown train_cfg keys {unknown} (mmcls reads only '
+                                 f'"augments")')
+            if train_cfg.get('augments') is not None:
+                self.augments = Augments(train_cfg['augments'])
         self.train_cfg = train_cfg
         self.backbone = _build(backbone)
         self.neck = _build(neck) if neck is not None else None
         self.head = _build(head)
+        head_classes = getattr(self.head, 'num_classes', None)
+        if self.augments is not None and head_classes is not None \
+                and self.augments.num_classes != head_classes:
+            # mmcls would fail at the first step, deep in the loss; say it before training.
+            raise ValueError(f'train_cfg.augments make {self.augments.num_classes}-class '
+                             f'targets but the head has num_classes={head_classes}')
 
     @property
     def with_neck(self):
@@ -54,19 +68,39 @@ class ImageClassifier(BaseModule):
         """Whether the classifier has a head (always, here; kept for mmcls callers)."""
         return self.head is not None
 
-    def extract_feat(self, img):
-        """Backbone (then neck) features of ``img``."""
+    def extract_feat(self, img, stage='neck'):
+        """Features of ``img`` after ``stage``: 'backbone', 'neck' (the default; the backbone's
+        when there is no neck) or 'pre_logits' (the head's input to its last layer)."""
+        if stage not in ('backbone', 'neck', 'pre_logits'):
+            raise ValueError(f'Invalid output stage "{stage}", please choose from "backbone", '
+                             '"neck" and "pre_logits"')
         x = self.backbone(img)
+        if stage == 'backbone':
+            return x
         if self.neck is not None:
             x = self.neck(x)
-        return x
+        if stage == 'neck':
+            return x
+        return self.head.pre_logits(x) if hasattr(self.head, 'pre_logits') else x
+
+    def forward_dummy(self, img):
+        """The pre-logits feature (what mmcls's FLOPs counter runs)."""
+        return self.extract_feat(img, stage='pre_logits')
 
     def forward_train(self, img, gt_label, **kwargs):
-        """Losses dict of the head for a batch (extra data keys such as img_metas are ignored)."""
+        """Losses dict of the head for a batch (extra data keys such as img_metas are ignored).
+
+        With ``train_cfg.augments`` the batch is mixed first and the head gets soft targets.
+        """
+        if self.augments is not None:
+            img, gt_label = self.augments(img, gt_label)
         return dict(self.head.forward_train(self.extract_feat(img), gt_label))
 
     def simple_test(self, img, img_metas=None, **kwargs):
-        """Per-sample class scores (softmax by default) as a list of numpy arrays."""
+        """Per-sample class scores (softmax, or sigmoid for a multi-label head) as a list of
+        numpy arrays; ``softmax=False`` / ``sigmoid=False`` and ``post_process`` go to the head."""
+        if isinstance(self.head, MultiLabelClsHead) and 'softmax' in kwargs:
+            raise TypeError('Please use `sigmoid` instead of `softmax` in multi-label tasks.')
         return self.head.simple_test(self.extract_feat(img), **kwargs)
 
     def forward_test(self, imgs, **kwargs):

@@ -8,6 +8,7 @@ files. Until fastrun has them, the child also replaces what the real file names 
 lacks: ``LabelSmoothLoss`` (by ``CrossEntropyLoss`` with the same ``label_smooth_val``) and
 ``train_cfg.augments`` (batch mixup / cutmix, dropped). Those replacements are applied only
 while building the real model section fails for their want, so they vanish on their own.
+Kept batch augments get the shrunk number of classes, as the head does.
 The optimizer's ``paramwise_cfg`` (no decay for ``.cls_token``, ``.pos_embed``,
 ``.absolute_pos_embed``, ``.relative_position_bias_table``, norms and biases) is checked on the
 built model.
@@ -59,6 +60,11 @@ def _child_config(path, real, size, model, missing):
                                      label_smooth_val=smooth)
     if 'augments' in missing:
         model['train_cfg'] = dict(_delete_=True)
+    elif real.model.get('train_cfg', {}).get('augments'):
+        augments = real.model.train_cfg.augments
+        augments = [augments] if isinstance(augments, dict) else augments
+        model['train_cfg'] = dict(augments=[dict(dict(a), num_classes=NUM_CLASSES)
+                                          for a in augments])
 
     def synthetic(n, seed):
         return dict(_delete_=True, type='SyntheticClassification', num_samples=n,
