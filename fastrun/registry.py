@@ -233,7 +233,7 @@ def build_from_cfg(cfg, registry, default_args=None):
 HOOKS = Registry('hook', locations=['fastrun.hooks'])
 MODELS = Registry('model', locations=['fastrun.models'])
 DATASETS = Registry('dataset', locations=['fastrun.datasets'])
-OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below
+OPTIMIZERS = Registry('optimizer')  # torch.optim's classes, registered below; then fastrun's
 RUNNERS = Registry('runner', locations=['fastrun.runner'])
 #: What builds a runner from ``runner=dict(...)``: ``constructor='DefaultRunnerConstructor'``.
 RUNNER_BUILDERS = Registry('runner builder', locations=['fastrun.runner'])
@@ -266,5 +266,7 @@ def _register_torch_optimizers():
 
 #: The names of the torch.optim classes registered in OPTIMIZERS.
 TORCH_OPTIMIZERS = _register_torch_optimizers()
+# fastrun's own optimizers (mmcls's Lamb), imported the first time OPTIMIZERS is read.
+OPTIMIZERS._locations = ('fastrun.optimizer.lamb',)
 MODULE_WRAPPERS.register_module(module=torch.nn.DataParallel)
 MODULE_WRAPPERS.register_module(module=torch.nn.parallel.DistributedDataParallel)
