@@ -74,7 +74,8 @@ _PROVIDERS = {
         'CosineRestartLrUpdaterHook', 'CyclicLrUpdaterHook', 'OneCycleLrUpdaterHook',
         'LinearAnnealingLrUpdaterHook', 'MomentumUpdaterHook', 'StepMomentumUpdaterHook',
         'CosineAnnealingMomentumUpdaterHook', 'LinearAnnealingMomentumUpdaterHook',
-        'CyclicMomentumUpdaterHook', 'OneCycleMomentumUpdaterHook'),
+        'CyclicMomentumUpdaterHook', 'OneCycleMomentumUpdaterHook',
+        'PreciseBNHook', 'ClassNumCheckHook', 'CosineAnnealingCooldownLrUpdaterHook'),
 }
 _PROVIDER_OF = {name: module for module, names in _PROVIDERS.items() for name in names}
 

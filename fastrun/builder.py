@@ -104,7 +104,8 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
     In-memory data sets (``Digits``, ``SyntheticClassification``, a ``TensorDataset``) without
     workers get an :class:`~fastrun.datasets.loader.InMemoryLoader`: the same batches in the
     same order, each taken with one tensor index instead of per-sample ``__getitem__`` calls
-    and ``default_collate``.
+    and ``default_collate``. Other data sets' batches: ``default_collate``, or mmcv's
+    :func:`~fastrun.parallel.collate` for samples holding DataContainers.
     """
     from .datasets.loader import InMemoryLoader, batch_indexer
     from .dist import get_dist_info, sync_random_seed
@@ -137,6 +138,11 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu=0, dist=False, sh
     if workers_per_gpu == 0 and 'collate_fn' not in kwargs and 'batch_sampler' not in kwargs:
         take = batch_indexer(dataset)
     loader_cls, extra = (DataLoader, {}) if take is None else (InMemoryLoader, dict(take=take))
+    if take is None and 'collate_fn' not in kwargs:
+        # Samples holding DataContainers (mmcv's pipelines) are collated as mmcv does, in
+        # chunks of samples_per_gpu; any other batch is default_collate's, as before.
+        from .parallel.collate import DataContainerCollate
+        extra['collate_fn'] = DataContainerCollate(samples_per_gpu)
     return loader_cls(
         dataset, batch_size=samples_per_gpu, sampler=sampler, shuffle=shuffle,
         num_workers=workers_per_gpu, pin_memory=pin_memory, drop_last=drop_last,

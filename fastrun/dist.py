@@ -364,6 +364,11 @@ _DDP_HAS_FORWARD_SYNC_BUFFERS = 'forward_sync_buffers' in inspect.signature(
     DistributedDataParallel.__init__).parameters
 
 
+def _holds_data_container(inputs, kwargs):
+    from .data_container import holds_data_container
+    return holds_data_container(inputs) or holds_data_container(kwargs)
+
+
 class MMDistributedDataParallel(DistributedDataParallel):
     """DDP whose ``train_step``/``val_step`` run the wrapped model's own, as mmcv's wrapper.
 
@@ -374,6 +379,10 @@ class MMDistributedDataParallel(DistributedDataParallel):
     ``ddp(inputs)``. The model's step may itself call ``self(**data)``: its ``forward`` is not
     touched. mmcv 1.x re-implemented part of DDP's forward with the reducer's private calls,
     which misses the bucket rebuild and ``static_graph`` on recent PyTorch.
+
+    Inputs holding DataContainers (mmcv's batches) are unwrapped first (each field's chunk, as
+    ``scatter_kwargs(..., [-1])`` gives it); DDP then moves their tensors to this process's
+    device (the lists of a ``cpu_only`` field hold no tensors in mmcls's and mmdet's pipelines).
     """
 
     def __init__(self, module, *args, **kwargs):
@@ -392,6 +401,10 @@ class MMDistributedDataParallel(DistributedDataParallel):
         return self._run_step('val_step', inputs, kwargs)
 
     def _run_step(self, name, inputs, kwargs):
+        if _holds_data_container(inputs, kwargs):  # mmcv's batches: each field's chunk first
+            from .data_container import scatter_kwargs
+            inputs, kwargs = scatter_kwargs(inputs, kwargs, [-1])
+            inputs, kwargs = inputs[0], kwargs[0]
         with torch.autograd.profiler.record_function(f'DistributedDataParallel.{name}'):
             inputs, kwargs = self._pre_forward(*inputs, **kwargs)
             step = getattr(self.module, name)

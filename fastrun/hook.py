@@ -1,4 +1,6 @@
 """The hook base class and the stage vocabulary every other part derives from."""
+import sys
+
 #: The stages the runner calls, in the order of one train epoch followed by one val epoch.
 STAGES = ('before_run', 'before_train_epoch', 'before_train_iter', 'after_train_iter',
           'after_train_epoch', 'before_val_epoch', 'before_val_iter', 'after_val_iter',
@@ -85,6 +87,28 @@ class Hook:
         return [s for s in STAGES if stage_method(self, s) is not None]
 
 
+def _mmcv_hook_class():
+    # mmcv's Hook, if (and only if) mmcv's runner is imported already: never imported here.
+    module = sys.modules.get('mmcv.runner.hooks.hook')
+    return getattr(module, 'Hook', None) if module is not None else None
+
+
+def base_hook_class(hook):
+    """The hook base ``hook`` derives from: fastrun's :class:`Hook`, or mmcv 1.x's ``Hook``
+    (a hook written against mmcv runs on fastrun's runner); None for anything else."""
+    if isinstance(hook, Hook):
+        return Hook
+    mmcv_hook = _mmcv_hook_class()
+    if mmcv_hook is not None and isinstance(hook, mmcv_hook):
+        return mmcv_hook
+    return None
+
+
+def is_hook(obj):
+    """Whether ``obj`` is a fastrun hook or an mmcv 1.x hook (both are registered and run)."""
+    return base_hook_class(obj) is not None
+
+
 def _overrides(hook, name):
     """Whether ``hook`` does its own thing at ``name``: its class overrides it, or the instance.
 
@@ -97,7 +121,9 @@ def _overrides(hook, name):
     cls_attr = getattr(type(hook), name, None)
     attr = getattr(hook, name, None)
     if getattr(attr, '__func__', None) is cls_attr and getattr(attr, '__self__', None) is hook:
-        return cls_attr is not getattr(Hook, name)  # the class's method, bound to this hook
+        # The class's method, bound to this hook: does it differ from its base's default?
+        base = Hook if isinstance(hook, Hook) else (base_hook_class(hook) or Hook)
+        return cls_attr is not getattr(base, name, None)
     return attr is not None  # set on the instance, or a class attribute that is no function
 
 

@@ -14,6 +14,7 @@ import warnings
 
 from .config import ConfigError, check_types
 from .priority import get_priority
+from .openmmlab import describe_search
 from .registry import DATASETS, HOOKS, MODELS, OPTIMIZERS, RUNNERS
 from .runtime_hooks import policy_hook_type
 
@@ -37,7 +38,8 @@ def _check_type(cfg, key, type_name):
     if type_name not in HOOKS:
         close = HOOKS.closest(type_name)
         hint = f'; did you mean {", ".join(repr(c) for c in close)}?' if close else ''
-        raise ConfigError(f'unknown hook type {type_name!r}{hint}', _filename(cfg), key)
+        raise ConfigError(f'unknown hook type {type_name!r}{hint} ({describe_search(HOOKS, type_name)})',
+                          _filename(cfg), key)
 
 
 def _check_priority(cfg, key, priority):
@@ -169,7 +171,8 @@ class _Checker:
             close = registry.closest(type_name)
             hint = (f'; did you mean {", ".join(repr(c) for c in close)}?' if close
                     else f'; known: {", ".join(sorted(registry.module_dict)[:12])}')
-            raise self.error(f'{key}.type', f'unknown {what} type {type_name!r}{hint}')
+            raise self.error(f'{key}.type', f'unknown {what} type {type_name!r}{hint} '
+                                            f'({describe_search(registry, type_name)})')
         return target
 
     def arguments(self, key, target, args, provided=(), extra=None, extra_what=None, numbers=False):

@@ -18,7 +18,7 @@ from .checkpoint import load_checkpoint as _load_checkpoint
 from .datacheck import explain_data_error
 from .dist import get_dist_info, is_module_wrapper
 from .errors import ArgumentError, ArgumentTypeError
-from .hook import DISPATCH_NAMES, Hook
+from .hook import DISPATCH_NAMES, Hook, is_hook
 from .log import get_logger
 from .log_buffer import LogBuffer
 from .priority import get_priority
@@ -219,9 +219,14 @@ class Runner(RuntimeHooksMixin):
             self.set_annotation(None, key='nvtx')
 
     def register_hook(self, hook, priority='NORMAL'):
-        """Insert ``hook`` by priority; among equal priorities, first registered runs first."""
-        if not isinstance(hook, Hook):
-            raise ArgumentTypeError(f'hook must be a fastrun.Hook, got {type(hook).__name__}')
+        """Insert ``hook`` by priority; among equal priorities, first registered runs first.
+
+        ``hook`` is a :class:`fastrun.Hook`, or a subclass of mmcv 1.x's ``Hook`` (code that
+        still imports mmcv): its tables are built from what it overrides in the same way.
+        """
+        if not isinstance(hook, Hook) and not is_hook(hook):
+            raise ArgumentTypeError(f'hook must be a fastrun.Hook (or an mmcv.runner.Hook), '
+                                    f'got {type(hook).__name__}')
         priority = get_priority(priority)
         hook.priority = priority
         pos = len(self._hooks)

@@ -2,6 +2,7 @@
 from ..hook import Hook
 from ..registry import HOOKS
 from .checkpoint import CheckpointHook
+from .class_num_check import ClassNumCheckHook
 from .closure import ClosureHook
 from .early_stopping import EarlyStoppingHook
 from .ema import EMAHook
@@ -18,10 +19,12 @@ from .lr_updater import (CosineAnnealingLrUpdaterHook, CosineRestartLrUpdaterHoo
 from .momentum_updater import (CosineAnnealingMomentumUpdaterHook, CyclicMomentumUpdaterHook,
                                LinearAnnealingMomentumUpdaterHook, MomentumUpdaterHook,
                                OneCycleMomentumUpdaterHook, StepMomentumUpdaterHook)
+from .lr_cooldown import CosineAnnealingCooldownLrUpdaterHook
 from .memory import EmptyCacheHook
 from .optimizer import OptimizerHook
 from .optimizer_variants import (AmpOptimizerHook, Fp16OptimizerHook,
                                  GradientCumulativeFp16OptimizerHook, GradientCumulativeOptimizerHook)
+from .precise_bn import PreciseBNHook
 from .profiler import ProfilerHook
 from .progress import ProgressBarHook
 from .sampler_seed import DistSamplerSeedHook
@@ -41,4 +44,6 @@ __all__ = [
     'OneCycleLrUpdaterHook', 'LinearAnnealingLrUpdaterHook', 'MomentumUpdaterHook',
     'StepMomentumUpdaterHook', 'CosineAnnealingMomentumUpdaterHook',
     'LinearAnnealingMomentumUpdaterHook', 'CyclicMomentumUpdaterHook', 'OneCycleMomentumUpdaterHook',
+    # mmcls 0.x's runtime hooks
+    'PreciseBNHook', 'ClassNumCheckHook', 'CosineAnnealingCooldownLrUpdaterHook',
 ]
