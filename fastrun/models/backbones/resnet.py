@@ -34,8 +34,9 @@ class _Block(BaseModule):
 
     def forward(self, x):
         def inner(x):
-            identity = x if self.downsample is None else self.downsample(x)
-            return self.drop_path(self._residual(x)) + identity
+            out = self.drop_path(self._residual(x))
+            out += x if self.downsample is None else self.downsample(x)  # in place, as mmcls
+            return out
 
         return self.relu(checkpointed(inner, x, self.with_cp))
 
