@@ -19,18 +19,22 @@ def _jpeg(path, rng, size=(80, 60)):
     Image.fromarray(pixels).save(path, quality=90)
 
 
-def make_imagenet(root, classes=('n01440764', 'n01443537'), per_class=2, val=2, seed=0):
-    """``data/imagenet/{train/<wnid>/*.JPEG, val/*.JPEG, meta/val.txt}`` (mmcls's layout)."""
+def make_imagenet(root, num_classes=1000, filled=2, per_class=2, val=2, seed=0):
+    """``data/imagenet/{train/<wnid>/*.JPEG, val/*.JPEG, meta/val.txt}`` (mmcls's layout):
+    one folder per class of the 1000, images in the first ``filled`` of them."""
     rng = np.random.default_rng(seed)
     base = osp.join(root, 'data', 'imagenet')
-    for wnid in classes:
+    classes = [f'n{i:08d}' for i in range(num_classes)]
+    for wnid in classes[filled:]:
+        os.makedirs(osp.join(base, 'train', wnid), exist_ok=True)
+    for wnid in classes[:filled]:
         for i in range(per_class):
             _jpeg(osp.join(base, 'train', wnid, f'{wnid}_{i}.JPEG'), rng)
     lines = []
     for i in range(val):
         name = f'ILSVRC2012_val_{i + 1:08d}.JPEG'
         _jpeg(osp.join(base, 'val', name), rng)
-        lines.append(f'{name} {i % len(classes)}')
+        lines.append(f'{name} {i % filled}')
     os.makedirs(osp.join(base, 'meta'), exist_ok=True)
     with open(osp.join(base, 'meta', 'val.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
@@ -45,10 +49,11 @@ def make_cifar10(root, per_batch=4, seed=0):
     base = osp.join(root, 'data', 'cifar10', 'cifar-10-batches-py')
     os.makedirs(base, exist_ok=True)
     for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
-        batch = {b'batch_label': name.encode(),
-                 b'labels': [int(x) for x in rng.integers(0, 10, per_batch)],
-                 b'data': rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b'filenames': [f'{name}_{i}.png'.encode() for i in range(per_batch)]}
+        # String keys: the published batches are Python 2 pickles, read with latin1.
+        batch = {'batch_label': name,
+                 'labels': [int(x) for x in rng.integers(0, 10, per_batch)],
+                 'data': rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+                 'filenames': [f'{name}_{i}.png' for i in range(per_batch)]}
         with open(osp.join(base, name), 'wb') as f:
             pickle.dump(batch, f)
     names = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
