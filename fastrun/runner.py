@@ -38,6 +38,10 @@ _BEFORE_VAL_ITER, _AFTER_VAL_ITER = _IDX['before_val_iter'], _IDX['after_val_ite
 class Runner(RuntimeHooksMixin):
     """Trains ``model`` through hooks; epoch-based with ``max_epochs``, iter-based with ``max_iters``.
 
+    ``Runner(...)`` builds an :class:`EpochBasedRunner`, or an :class:`IterBasedRunner` when
+    only ``max_iters`` is given (:func:`runner_class`); ``type(Runner(...))`` is that subclass.
+    Configs name the subclass (``runner=dict(type='EpochBasedRunner', ...)``).
+
     State (read-only properties unless noted):
 
     - ``model``, ``optimizer`` (an Optimizer, a dict of them, or None), ``batch_processor``
@@ -73,11 +77,10 @@ class Runner(RuntimeHooksMixin):
     phases = ('train', 'val')
 
     def __new__(cls, *args, **kwargs):
+        # Runner(...) itself is never built: it stands for one of its two subclasses, chosen by
+        # runner_class (mmcv 1.x's BaseRunner is abstract; its old `Runner` is epoch-based).
         if cls is Runner:
-            if kwargs.get('max_iters') is not None and kwargs.get('max_epochs') is None:
-                cls = IterBasedRunner
-            else:
-                cls = EpochBasedRunner
+            cls = runner_class(kwargs.get('max_epochs'), kwargs.get('max_iters'))
         return super().__new__(cls)
 
     def __init__(self, model, batch_processor=None, optimizer=None, work_dir=None,
@@ -398,6 +401,14 @@ class Runner(RuntimeHooksMixin):
 
 #: mmcv 1.x's name for the runner base class.
 BaseRunner = Runner
+
+
+def runner_class(max_epochs=None, max_iters=None):
+    """The class ``Runner(..., max_epochs=, max_iters=)`` builds: :class:`IterBasedRunner` when
+    only ``max_iters`` is given, else :class:`EpochBasedRunner`."""
+    if max_iters is not None and max_epochs is None:
+        return IterBasedRunner
+    return EpochBasedRunner
 
 
 @RUNNERS.register_module()

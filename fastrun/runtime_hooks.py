@@ -113,7 +113,14 @@ class RuntimeHooksMixin:
         self._register(self._policy_type(momentum_config, 'MomentumUpdaterHook'), None, 'HIGH')
 
     def register_optimizer_hook(self, optimizer_config):
-        """``optimizer_config`` -> ``OptimizerHook`` (or its ``type``) at ABOVE_NORMAL."""
+        """``optimizer_config`` -> ``OptimizerHook`` (or its ``type``) at ABOVE_NORMAL.
+
+        ``amp=dict(...)`` without a ``type`` (or with ``type='OptimizerHook'``) builds an
+        ``AmpOptimizerHook``: the type is named here, where the hook is built.
+        """
+        if isinstance(optimizer_config, dict) and optimizer_config.get('amp') is not None \
+                and optimizer_config.get('type', 'OptimizerHook') == 'OptimizerHook':
+            optimizer_config = dict(optimizer_config, type='AmpOptimizerHook')
         self._register(optimizer_config, 'OptimizerHook', 'ABOVE_NORMAL')
 
     def register_checkpoint_hook(self, checkpoint_config):
