@@ -354,6 +354,7 @@ def _train(args, cfg, rank, world_size, distributed, local_dir, timestamp):
     from . import storage
     from .builder import set_random_seed, train_model
     from .config_keys import describe_unknown, unknown_top_level_keys
+    from .hook_order import priority_of
     from .log import get_logger
     from .preflight import check_eval_start, check_log_interval, iterations_per_epoch
 
@@ -409,7 +410,7 @@ def _train(args, cfg, rank, world_size, distributed, local_dir, timestamp):
         check_eval_start(cfg, logger)
     if _use_progress_bar(args, rank):
         cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(type='ProgressBarHook', priority='LOWEST')]
+            dict(type='ProgressBarHook', priority=priority_of('progress'))]
     train_model(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
                 timestamp=timestamp, meta=meta, weights_only=not args.unsafe_load)
     return 0

@@ -21,6 +21,7 @@ from .errors import ArgumentError, ArgumentTypeError
 from .hook import DISPATCH_NAMES, Hook
 from .log import get_logger
 from .log_buffer import LogBuffer
+from . import hook_order
 from .priority import get_priority
 from .registry import RUNNER_BUILDERS, RUNNERS, build_from_cfg
 from .runtime_hooks import HookList, RuntimeHooksMixin
@@ -221,15 +222,14 @@ class Runner(RuntimeHooksMixin):
             self._nvtx = None
             self.set_annotation(None, key='nvtx')
 
-    def register_hook(self, hook, priority='NORMAL'):
-        """Insert ``hook`` by priority; among equal priorities, first registered runs first."""
+    def register_hook(self, hook, priority=hook_order.REGISTER_DEFAULT.name):
+        """Insert ``hook`` by priority (default ``NORMAL``); among equal priorities, first
+        registered runs first (:func:`fastrun.hook_order.insert_position`)."""
         if not isinstance(hook, Hook):
             raise ArgumentTypeError(f'hook must be a fastrun.Hook, got {type(hook).__name__}')
         priority = get_priority(priority)
+        pos = hook_order.insert_position([h.priority for h in self._hooks], priority)
         hook.priority = priority
-        pos = len(self._hooks)
-        while pos > 0 and self._hooks[pos - 1].priority > priority:
-            pos -= 1
         self._hooks.insert(pos, hook)
 
     def call_hook(self, fn_name):

@@ -27,6 +27,7 @@ import threading
 
 from . import storage
 from .hook import Hook
+from .hook_order import priority_of
 from .state import gather_rng_states
 
 __all__ = ['Preempted', 'Preemption', 'StopOnSignal', 'StopSync', 'SIGNALS', 'save_on_stop']
@@ -174,7 +175,7 @@ class Preemption:
 
     def __enter__(self):
         if self.sync is not None:
-            self.runner.register_hook(self.sync, 'LOWEST')
+            self.runner.register_hook(self.sync, priority_of('stop_sync'))
         self.runner.run_state.preemption = self
         try:
             self.stopper.__enter__()

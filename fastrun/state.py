@@ -34,7 +34,7 @@ from .checkpoint import (CheckpointError, CheckpointWriteError, link_checkpoint,
                          mismatch_message, read_checkpoint, save_checkpoint, to_plain)
 from .errors import ArgumentError
 from .hook import stage_method
-from .priority import Priority
+from .hook_order import writer_position
 from .sampler import IterLoader, sampler_of
 
 __all__ = ['RunState', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
@@ -171,8 +171,7 @@ class RunState:
         pairs = [(h, fn) for h in hooks for fn in (stage_method(h, stage),) if fn is not None]
         fns = [fn for _, fn in pairs]
         if stage in self.stage_ends:
-            at = next((i for i, (hook, _) in enumerate(pairs)
-                       if getattr(hook, 'priority', 0) >= _STAGE_END_BEFORE), len(pairs))
+            at = writer_position([getattr(hook, 'priority', 0) for hook, _ in pairs])
             fns.insert(at, getattr(self, _STAGE_END_METHODS[stage]))
         return fns
 
@@ -411,8 +410,6 @@ def gather_rng_states(runner):
 #: The stages whose checkpoints can wait for the stage's end, and the method writing them.
 _STAGE_END_METHODS = {'after_train_epoch': '_end_train_epoch',
                       'after_train_iter': '_end_train_iter'}
-#: The writer runs before the first hook of this priority or later (the loggers, LOWEST).
-_STAGE_END_BEFORE = Priority.VERY_LOW.value
 
 
 def _stage_key(stage, runner):
