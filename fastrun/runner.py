@@ -142,7 +142,7 @@ class Runner(RuntimeHooksMixin):
         self.outputs = {}
         self.log_buffer = LogBuffer()
         self._dispatch = _core.impl.Dispatcher(DISPATCH_NAMES)
-        self._hooks = HookList(self._rebuild_tables)
+        self._hooks = HookList(self.rebuild_tables)
         #: ``(stage, fn) -> fn`` wrappers applied to every table entry, by key (profilers).
         self._annotators = {}
         #: The NVTX annotator while NVTX ranges are on (``enable_nvtx``), else None.
@@ -190,7 +190,10 @@ class Runner(RuntimeHooksMixin):
         return self._param_groups('momentum', pick)
 
     # ---------------------------------------------------------------- hooks
-    def _rebuild_tables(self):
+    def rebuild_tables(self):
+        """Rebuild the dispatch tables: every stage's hook methods in order, the run state's
+        checkpoint writer among them, wrapped by the annotators. Changing ``hooks`` calls it;
+        call it after changing anything else the tables are built from."""
         tables = []
         for name in DISPATCH_NAMES:
             fns = self._state.stage_table(name, self._hooks)  # + the writer of stage-end saves
@@ -210,7 +213,7 @@ class Runner(RuntimeHooksMixin):
             self._annotators.pop(key, None)
         else:
             self._annotators[key] = annotate
-        self._rebuild_tables()
+        self.rebuild_tables()
 
     def enable_nvtx(self, enabled=True):
         """NVTX ranges around every stage, hook call, batch fetch and step (for Nsight Systems)."""
@@ -316,12 +319,29 @@ class Runner(RuntimeHooksMixin):
         """What continuing exactly from this point needs (see :meth:`fastrun.state.RunState.capture`)."""
         return self._state.capture(self)
 
-    def _position(self):
-        """(epochs, iterations, batches of the current epoch) completed at this point."""
+    # ------------------------------------------------- the run state's view of the counters
+    # What fastrun.state.RunState reads and sets (its RunnerProtocol); the counters themselves
+    # live in _epoch / _iter / _inner_iter (mmcv's names), moved by the dispatch core.
+    def position(self):
+        """``(epochs, iterations, batches of the current epoch)`` completed at this point:
+        where a checkpoint saved now continues from (in a train iteration, it counts as done)."""
         # hasattr, never self.__dict__ (reading it slows later attribute access on CPython
         # 3.11+): the core sets data_batch for an iteration and deletes it after.
         in_iter = self.mode == 'train' and hasattr(self, 'data_batch')
         return self._epoch, self._iter + in_iter, 0
+
+    def checkpoint_counters(self):
+        """mmcv's ``epoch`` / ``iter`` meta of a checkpoint saved now (a dict)."""
+        raise NotImplementedError
+
+    def checkpoint_index(self):
+        """The number a checkpoint saved now puts into its ``filename_tmpl``."""
+        raise NotImplementedError
+
+    def set_counters(self, epoch, iter, meta):
+        """Set the counters a resume read: ``epoch`` / ``iter`` completed; ``meta``: the
+        checkpoint's meta (the iter-based runner sets ``inner_iter`` from it, as mmcv)."""
+        self._epoch, self._iter = epoch, iter
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')], weights_only=True):
@@ -341,9 +361,6 @@ class Runner(RuntimeHooksMixin):
         weights, optimizer and its ``epoch``/``iter`` meta.
         """
         return self._state.restore(self, checkpoint, resume_optimizer, map_location, weights_only)
-
-    def _restore_counters(self, meta):
-        pass
 
     # ---------------------------------------------------------------- the guarded run
     def _run_guarded(self, loop, finish=None):
@@ -499,7 +516,7 @@ class EpochBasedRunner(Runner):
             return  # cut by a signal: no val results from part of the data
         self.call_hook('after_val_epoch')
 
-    def _position(self):
+    def position(self):
         if self.mode == 'train' and hasattr(self, 'data_batch'):  # in an iteration: it counts as done
             return self._epoch, self._iter + 1, self._inner_iter + 1
         if self._state.epoch_ended:  # at after_train_epoch: the epoch is complete
@@ -508,16 +525,16 @@ class EpochBasedRunner(Runner):
 
     def stop_checkpoint_name(self, tmpl='epoch_{}.pth'):
         """``epoch_N.pth`` at the end of epoch N, ``epoch_N_iter_K.pth`` after K batches of epoch N."""
-        epoch, _, inner = self._position()
+        epoch, _, inner = self.position()
         return tmpl.format(epoch) if inner == 0 else tmpl.format(f'{epoch + 1}_iter_{inner}')
 
     def _finished(self):
         return self._epoch >= self._max_epochs
 
-    def _checkpoint_counters(self):
+    def checkpoint_counters(self):
         return dict(epoch=self._epoch + 1, iter=self._iter)
 
-    def _checkpoint_index(self):
+    def checkpoint_index(self):
         return self._epoch + 1
 
 
@@ -602,23 +619,24 @@ class IterBasedRunner(Runner):
 
     def stop_checkpoint_name(self, tmpl='iter_{}.pth'):
         """``iter_N.pth`` after N iterations."""
-        return tmpl.format(self._position()[1])
+        return tmpl.format(self.position()[1])
 
     def _finished(self):
         return self._iter >= self._max_iters
 
-    def _checkpoint_counters(self):
+    def checkpoint_counters(self):
         return dict(iter=self._iter + 1, epoch=self._epoch + 1)
 
-    def _checkpoint_index(self):
+    def checkpoint_index(self):
         return self._iter + 1
 
     def save_checkpoint(self, out_dir, filename_tmpl='iter_{}.pth', meta=None, save_optimizer=True,
                         create_symlink=True):
         return super().save_checkpoint(out_dir, filename_tmpl, save_optimizer, meta, create_symlink)
 
-    def _restore_counters(self, meta):
-        self._inner_iter = meta.get('iter', 0)
+    def set_counters(self, epoch, iter, meta):
+        super().set_counters(epoch, iter, meta)
+        self._inner_iter = meta.get('iter', 0)  # as mmcv's resume
 
     def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
                                 log_config=None, momentum_config=None, custom_hooks_config=None,

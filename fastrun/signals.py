@@ -223,7 +223,7 @@ def save_on_stop(runner, signum):
     without one, the runner saves ``work_dir/<runner.stop_checkpoint_name()>``. Every rank calls
     it; rank 0 writes.
     """
-    epoch, it, inner = runner._position()
+    epoch, it, inner = runner.position()
     # Once per run: every rank stops at this point, rank 0 says so (the others log it for
     # debugging only; their warnings would print it once per process).
     log = runner.logger.warning if runner.rank == 0 else runner.logger.debug
