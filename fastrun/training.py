@@ -8,6 +8,7 @@ only; the command line is applied to the config before (``fastrun.cli.apply_comm
 and what is not a config key (the process's rank, the work dir's local folder, the progress
 bar, trusting pickles) comes as arguments.
 """
+import os
 import os.path as osp
 import sys
 
@@ -37,6 +38,7 @@ def train_from_cfg(cfg, local_dir, timestamp, rank=0, world_size=1, distributed=
     from .log import get_logger
     from .preflight import check_eval_start, check_log_interval, iterations_per_epoch
 
+    os.makedirs(local_dir, exist_ok=True)
     if rank == 0:
         cfg.dump(osp.join(local_dir, 'config.py'))
     logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
