@@ -304,6 +304,8 @@ class Runner(RuntimeHooksMixin):
                                 unit, done, key, total, key)
 
     def _log_start(self, workflow, unit, total):
+        #: The ``(phase, n)`` pairs of the running workflow (read by hooks, e.g. the text logger).
+        self.workflow = [tuple(flow) for flow in workflow]
         where = storage.redact(self.work_url or self.work_dir)
         self.logger.info('Start running, host: %s, work_dir: %s', platform.node(), where)
         self.logger.info('Hooks will be executed in the following order:\n%s', self.get_hook_info())

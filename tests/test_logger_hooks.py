@@ -664,3 +664,31 @@ def test_memory_is_logged_and_values_stay_on_the_gpu(tmp_path):
     train = model.logged['train']
     assert [r['loss'] for r in json_records(runner)] == [round(mean(train[0:2]), 5),
                                                          round(mean(train[2:4]), 5)]
+
+
+def test_an_evaluation_and_the_val_phase_of_one_epoch_share_one_line(tmp_path):
+    runner, lines = make_runner(tmp_path, [dict(type='TextLoggerHook')], max_epochs=2)
+    runner.register_hook(FakeEval(), 'LOW')
+    # The val loader has 3 batches, as FakeEval's eval_iter_num: both are 'Epoch(val) [e][3]'.
+    runner.run([loader(4), loader(3, seed=1)], [('train', 1), ('val', 1)])
+    val_losses = [loss for mode, _, _, loss in expected_epoch_logs(runner.model, 4, 2, 3, 2)
+                  if mode == 'val']
+    evals = [line for line in lines.log_lines() if line.startswith('Epoch(val)')]
+    assert evals == [f'Epoch(val) [1][3]\taccuracy_top-1: 50.0000, loss: {val_losses[0]:.4f}',
+                     f'Epoch(val) [2][3]\taccuracy_top-1: 51.0000, loss: {val_losses[1]:.4f}']
+    # The JSON log keeps mmcv's records: the evaluation's and the val phase's.
+    records = [r for r in json_records(runner) if r['mode'] == 'val']
+    assert [(r['epoch'], r['iter'], sorted(set(r) - {'mode', 'epoch', 'iter', 'lr', 'time',
+                                                     'data_time'})) for r in records] == \
+        [(1, 3, ['accuracy_top-1']), (1, 3, ['loss']), (2, 3, ['accuracy_top-1']), (2, 3, ['loss'])]
+
+
+def test_an_evaluation_without_a_val_phase_after_it_is_not_held_back(tmp_path):
+    runner, lines = make_runner(tmp_path, [dict(type='TextLoggerHook')], max_epochs=2)
+    runner.register_hook(FakeEval(), 'LOW')
+    # Two train epochs, then val: the first evaluation has no val phase of its own.
+    runner.run([loader(4), loader(3, seed=1)], [('train', 2), ('val', 1)])
+    logged = lines.log_lines()
+    first_eval = logged.index('Epoch(val) [1][3]\taccuracy_top-1: 50.0000')
+    assert logged[first_eval + 1].startswith('Epoch [2]')  # out before epoch 2's lines
+    assert logged[-1].startswith('Epoch(val) [2][3]\taccuracy_top-1: 51.0000, loss: ')

@@ -77,9 +77,12 @@ class TextLoggerHook(LoggerHook):
         self.start_iter = 0
         self.json_log_path = None
         self._json_file = None
+        # An evaluation's line held back to share one line with the val phase of its epoch.
+        self._held = None
 
     def before_run(self, runner):
         super().before_run(runner)
+        self._held = None
         self.flush_and_close(runner)  # a file left open by an earlier run of this hook
         self.start_iter = runner.iter
         self.time_sec_tot = 0
@@ -154,7 +157,36 @@ class TextLoggerHook(LoggerHook):
             if isinstance(val, float):
                 val = f'{val:.4f}'
             items.append(f'{name}: {val}')
+        if log_dict['mode'] != 'train' and self.by_epoch:
+            # An evaluation at the end of a train epoch that a val phase of the same epoch
+            # follows: one line ``Epoch(val) [e][n]`` for both (the JSON log keeps two records).
+            key = (log_dict['epoch'], log_dict['iter'])
+            held, self._held = self._held, None
+            if held is not None and held[0] == key and runner.mode == 'val':
+                items = held[2] + items
+            elif held is not None:
+                runner.logger.info(held[1])
+            if runner.mode == 'train' and self._val_phase_follows(runner):
+                self._held = (key, log_str + ', '.join(items), items)
+                return
+        else:
+            self._release_held(runner)
         runner.logger.info(log_str + ', '.join(items))
+
+    @staticmethod
+    def _val_phase_follows(runner):
+        workflow = getattr(runner, 'workflow', None) or []
+        phases = [flow[0] for flow in workflow]
+        return 'val' in phases and phases.index('val') > 0 and phases[phases.index('val') - 1] == 'train'
+
+    def _release_held(self, runner):
+        held, self._held = self._held, None
+        if held is not None:
+            runner.logger.info(held[1])
+
+    def before_train_epoch(self, runner):
+        self._release_held(runner)  # no val phase came for it: the line goes out on its own
+        super().before_train_epoch(runner)
 
     def _dump_log(self, log_dict, runner):
         if runner.rank != 0 or self.json_log_path is None:
@@ -189,7 +221,8 @@ class TextLoggerHook(LoggerHook):
         return log_dict
 
     def flush_and_close(self, runner):
-        """Close the JSON log file (everything in it is flushed already)."""
+        """Close the JSON log file (everything in it is flushed already); a held line goes out."""
+        self._release_held(runner)
         f, self._json_file = self._json_file, None
         if f is not None:
             f.close()
