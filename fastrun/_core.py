@@ -14,8 +14,10 @@ else:
         from . import _core_cy as impl  # noqa: F811
         CORE = 'cython'
     except ImportError as e:  # a source checkout without a build, or a broken build
-        warnings.warn(f'fastrun: the compiled core is unavailable ({e}); using the pure-Python twin. '
-                      'Reinstall with `pip install .` to build it.', RuntimeWarning, stacklevel=2)
+        # Installed without it (no C compiler, or FASTRUN_NO_EXTENSIONS=1 at install time).
+        warnings.warn(f'fastrun: the compiled core is unavailable ({e}); using the pure-Python twin '
+                      '(FASTRUN_PURE_PYTHON=1 chooses it without this warning). Reinstall with a '
+                      'C compiler to build it.', RuntimeWarning, stacklevel=2)
 
 
 

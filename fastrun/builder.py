@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 
 from . import storage
 from .dist import get_dist_info
+from .hook_order import priority_of
 from .hooks.invalid_loss import CheckInvalidLossHook
 from .profiling import hook_times_requested, nvtx_requested
 from .registry import (DATASETS, HOOKS, MODELS, OPTIMIZER_BUILDERS, OPTIMIZERS,  # noqa: F401
@@ -396,7 +397,8 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
         cfg.get('momentum_config'), custom_hooks_config=cfg.get('custom_hooks'))
     # By class, not by name: mmcv's type='Runner' alias and subclasses are epoch-based too.
     if distributed and isinstance(runner, EpochBasedRunner):
-        runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS))
+        runner.register_hook(build_from_cfg(dict(type='DistSamplerSeedHook'), HOOKS),
+                             priority=priority_of('dist_sampler_seed'))
 
     if validate and data_cfg.get('val') is not None:
         val_dataset = build_dataset(data_cfg['val'], dict(test_mode=True))
@@ -412,11 +414,12 @@ def build_runner_from_cfg(cfg, model, datasets=None, distributed=False, validate
         eval_type = 'DistEvalHook' if distributed else 'EvalHook'
         # After IterTimerHook (same LOW priority, registered later), as mmcls does.
         runner.register_hook(build_from_cfg(dict(eval_cfg, type=eval_type, dataloader=val_loader), HOOKS),
-                             priority='LOW')
+                             priority=priority_of('eval'))
     if not any(isinstance(h, CheckInvalidLossHook) for h in runner.hooks):
         interval = (cfg.get('log_config') or {}).get('interval', 50)
         # Every log interval: the logger syncs then anyway, so the check costs little.
-        runner.register_hook(CheckInvalidLossHook(interval=interval), priority='NORMAL')
+        runner.register_hook(CheckInvalidLossHook(interval=interval),
+                             priority=priority_of('invalid_loss'))
     return runner, data_loaders
 
 

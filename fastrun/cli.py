@@ -61,22 +61,6 @@ def find_latest_checkpoint(work_dir, logger=None):
     return find_resumable_checkpoint(work_dir, logger)
 
 
-def _phase_datasets(cfg):
-    from .builder import build_dataset
-    from .config import ConfigError
-    data = cfg.get('data') or {}
-    datasets = []
-    for phase, _ in cfg.get('workflow', [('train', 1)]):
-        if data.get(phase) is None:
-            raise ConfigError(f'the workflow has a {phase!r} phase but no data.{phase} is configured',
-                              cfg.filename, f'data.{phase}')
-        try:
-            datasets.append(build_dataset(data[phase]))
-        except FileNotFoundError as e:  # a data set's files: one line naming them and the layout
-            raise ConfigError(str(e), cfg.filename, f'data.{phase}') from e
-    return datasets
-
-
 def _warn_in_one_line(check, *args, **kwargs):
     """Run a config check; its UserWarnings print as ``fastrun: warning: ...`` lines.
 
@@ -98,17 +82,6 @@ def _warn_in_one_line(check, *args, **kwargs):
 
 #: The warnings printed before the text log existed; ``fastrun train`` writes them into it.
 _printed_warnings = []
-
-
-def _write_to_log_file(logger, messages, level='WARNING'):
-    """Write ``messages`` to the file handlers of ``logger`` only (the terminal has them)."""
-    import logging
-    for message in messages:
-        record = logger.makeRecord(logger.name, logging.getLevelName(level), __file__, 0, message,
-                                   None, None)
-        for handler in logger.handlers:
-            if isinstance(handler, logging.FileHandler) and record.levelno >= handler.level:
-                handler.handle(record)
 
 
 def _use_progress_bar(args, rank):
@@ -167,17 +140,10 @@ def _check_checkpoint_paths(cfg, given_by):
         raise ConfigError(reason + option, cfg.filename, key)
 
 
-def cmd_train(args):
-    """fastrun train: check the config, build everything from it and train.
-
-    A run that fails before training (a value a constructor refuses, a checkpoint that does
-    not load) leaves the work dir as it found it: the ``config.py`` and logs it wrote are
-    removed (a previous run's ``config.py`` is put back).
-    """
-    from .config import check_types
-
-    del _printed_warnings[:]
-    cfg = _read_config(args)
+def apply_command_line(cfg, args):
+    """Put what the ``fastrun train`` command line says into the Config ``cfg``: the one place
+    the command line changes the config. Returns ``{key: option}`` of the keys set from an
+    option (error messages name the option)."""
     given_by = {}
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -190,23 +156,10 @@ def cmd_train(args):
     if args.load_from is not None:
         cfg.load_from = args.load_from
         given_by['load_from'] = '--load-from'
+    if args.auto_resume:
+        cfg.auto_resume = True
     if args.num_threads is not None:
         cfg.num_threads = args.num_threads
-    _check_checkpoint_paths(cfg, given_by)
-    check_types(cfg)  # with the command line's overrides, still before torch is imported
-
-    import torch
-
-    from . import storage, workdir
-    from .preflight import check_config, check_work_dir
-
-    distributed = args.launcher != 'none'
-    _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
-    check_work_dir(cfg, given_by.get('work_dir'))
-    if cfg.get('num_threads') is not None:
-        # Before any tensor work: torch sizes its intra-op pool from this (default: one thread
-        # per core, which spin against other processes on a shared machine).
-        torch.set_num_threads(cfg.num_threads)
     if args.seed is not None:
         cfg.seed = args.seed
     if args.deterministic:
@@ -215,6 +168,39 @@ def cmd_train(args):
         cfg.profiling = dict(cfg.get('profiling') or {}, nvtx=True)
     if args.hook_times:
         cfg.profiling = dict(cfg.get('profiling') or {}, hook_times=True)
+    return given_by
+
+
+def cmd_train(args):
+    """fastrun train: check the config, build everything from it and train.
+
+    The command line goes into the config (:func:`apply_command_line`); the checks run; the
+    work dir is resolved once, locked and watched; :func:`fastrun.training.train_from_cfg`
+    does the rest. A run that fails before training (a value a constructor refuses, a
+    checkpoint that does not load) leaves the work dir as it found it: the ``config.py`` and
+    logs it wrote are removed (a previous run's ``config.py`` is put back).
+    """
+    from .config import check_types
+
+    del _printed_warnings[:]
+    cfg = _read_config(args)
+    given_by = apply_command_line(cfg, args)
+    _check_checkpoint_paths(cfg, given_by)
+    check_types(cfg)  # with the command line's overrides, still before torch is imported
+
+    import torch
+
+    from . import storage, workdir
+    from .preflight import check_config, check_work_dir
+    from .training import train_from_cfg
+
+    distributed = args.launcher != 'none'
+    _warn_in_one_line(check_config, cfg, distributed=distributed, overridden=args.cfg_options)
+    check_work_dir(cfg, given_by.get('work_dir'))
+    if cfg.get('num_threads') is not None:
+        # Before any tensor work: torch sizes its intra-op pool from this (default: one thread
+        # per core, which spin against other processes on a shared machine).
+        torch.set_num_threads(cfg.num_threads)
 
     if distributed:
         from .dist import init_dist
@@ -234,7 +220,12 @@ def cmd_train(args):
     timestamp = workdir.unique_stamp(local_dir, time.strftime('%Y%m%d_%H%M%S', time.localtime()))
     undo.watch(local_dir, timestamp)
     try:
-        return _train(args, cfg, rank, world_size, distributed, local_dir, timestamp)
+        return train_from_cfg(cfg, local_dir, timestamp, rank=rank, world_size=world_size,
+                              distributed=distributed, validate=not args.no_validate,
+                              weights_only=not args.unsafe_load,
+                              progress=_use_progress_bar(args, rank),
+                              exp_name=osp.basename(args.config),
+                              printed_warnings=_printed_warnings)
     except Exception as e:
         _name_the_option(e, cfg, given_by)
         if rank == 0 and not isinstance(e, FloatingPointError) and user_error(e, cfg) is not None:
@@ -310,112 +301,6 @@ class _StartUndo:
                 return any('"mode"' in line for line in f)
         except OSError:
             return False
-
-
-def _pretrained_key(model_cfg, path='model'):
-    """The dotted key of the one ``init_cfg`` of type Pretrained in the model config, or None."""
-    found = []
-
-    def walk(node, at):
-        if isinstance(node, dict):
-            init = node.get('init_cfg')
-            items = init if isinstance(init, (list, tuple)) else [init]
-            for i, item in enumerate(items):
-                if isinstance(item, dict) and item.get('type') == 'Pretrained':
-                    found.append(f'{at}.init_cfg' + (f'.{i}' if init is not item else ''))
-            for k, v in node.items():
-                if k != 'init_cfg':
-                    walk(v, f'{at}.{k}')
-    walk(model_cfg, path)
-    return found[0] if len(found) == 1 else None
-
-
-def _build_model(cfg):
-    """``build_model(cfg.model)``; a Pretrained checkpoint that does not fit is a config error."""
-    from .builder import build_model
-    from .config import ConfigError
-    try:
-        return build_model(cfg['model'])
-    except (ValueError, TypeError, OSError) as e:
-        tb, in_pretrained = e.__traceback__, False
-        while tb is not None:
-            in_pretrained = in_pretrained or tb.tb_frame.f_code.co_name == 'load_pretrained'
-            tb = tb.tb_next
-        if not in_pretrained:
-            raise
-        key = _pretrained_key(cfg['model']) or 'model'
-        if isinstance(e, FileNotFoundError) and "(init_cfg key 'checkpoint'" in str(e):
-            key += '.checkpoint' if key != 'model' else ''
-        elif 'init_cfg key "prefix"' in str(e) and key != 'model':
-            key += '.prefix'
-        raise ConfigError(str(e), cfg.filename, key) from e
-
-
-def _train(args, cfg, rank, world_size, distributed, local_dir, timestamp):
-    import torch
-
-    from . import storage
-    from .builder import set_random_seed, train_model
-    from .config_keys import describe_unknown, unknown_top_level_keys
-    from .log import get_logger
-    from .preflight import check_eval_start, check_log_interval, iterations_per_epoch
-
-    auto_resume = args.auto_resume or cfg.get('auto_resume')
-    if rank == 0:
-        cfg.dump(osp.join(local_dir, 'config.py'))
-    logger = get_logger('fastrun', log_file=osp.join(local_dir, f'{timestamp}.log'),
-                        log_level=cfg.get('log_level', 'INFO'))
-    # What the terminal showed before the log file existed (unknown keys, torch's default lr).
-    _write_to_log_file(logger, _printed_warnings)
-    unknown = unknown_top_level_keys(cfg)
-    if unknown:
-        _write_to_log_file(logger, [f'Config keys fastrun does not use: {describe_unknown(unknown)}'])
-    custom = (cfg.get('custom_imports') or {}).get('imports') or []
-    for name in [custom] if isinstance(custom, str) else custom:
-        module = sys.modules.get(name)
-        logger.info('custom import %s (%s)', name, getattr(module, '__file__', 'not imported'))
-    if auto_resume:
-        # After the logger is set up, so the files skipped (and why) are in the log file.
-        latest = find_latest_checkpoint(cfg.work_dir, logger)
-        if latest is not None:
-            cfg.resume_from = latest
-            logger.info('auto-resume: resuming from %s', storage.redact(cfg.resume_from))
-        else:
-            logger.info('auto-resume: no valid checkpoint in %s, starting fresh',
-                        storage.redact(cfg.work_dir))
-    if args.unsafe_load:
-        logger.warning('--unsafe-load: checkpoints may unpickle any object, which can run code '
-                       'from the file; use it only for files you trust')
-    # URLs in it are shown without user info (credentials belong in the environment).
-    config_text = storage.redact(cfg.pretty_text)
-    logger.info('Config:\n%s', config_text)
-    if cfg.get('cudnn_benchmark'):
-        torch.backends.cudnn.benchmark = True
-    seed = cfg.get('seed')
-    if seed is not None:
-        set_random_seed(seed, deterministic=cfg.get('deterministic', False), rank=rank)
-        logger.info('Set random seed to %d (+ rank %d), deterministic: %s', seed, rank,
-                    cfg.get('deterministic', False))
-    meta = dict(seed=seed, exp_name=osp.basename(args.config), config=config_text,
-                world_size=world_size)
-
-    model = _build_model(cfg)
-    datasets = _phase_datasets(cfg)
-    if hasattr(datasets[0], 'CLASSES'):
-        model.CLASSES = datasets[0].CLASSES
-    workflow = cfg.get('workflow', [('train', 1)])
-    train = [ds for (phase, _), ds in zip(workflow, datasets) if phase == 'train']
-    if train:
-        check_log_interval(cfg, iterations_per_epoch(
-            train[0], (cfg.get('data') or {}).get('samples_per_gpu', 32), world_size), logger)
-    if not args.no_validate:
-        check_eval_start(cfg, logger)
-    if _use_progress_bar(args, rank):
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(type='ProgressBarHook', priority='LOWEST')]
-    train_model(model, datasets, cfg, distributed=distributed, validate=not args.no_validate,
-                timestamp=timestamp, meta=meta, weights_only=not args.unsafe_load)
-    return 0
 
 
 def _print_table(rows):

@@ -39,18 +39,34 @@ def hook_times_requested(cfg=None):
     return bool(((cfg or {}).get('profiling') or {}).get('hook_times', False))
 
 
+class HookTotal:
+    """What :class:`HookTimer` adds up for one hook at one stage."""
+
+    __slots__ = ('stage', 'name', 'calls', 'seconds', 'owner', 'place')
+
+    def __init__(self, stage, name, owner):
+        self.stage = stage
+        #: The hook's class name (a plain function's qualified name).
+        self.name = name
+        self.calls = 0
+        self.seconds = 0.0
+        #: The hook (or function) itself: held, so its id stays unique while it is counted.
+        self.owner = owner
+        #: Orders the rows as the newest tables call them.
+        self.place = 0
+
+
 class HookTimer:
     """An annotator (``runner.set_annotation(timer, 'hook_times')``): each hook's time per stage.
 
     Each table entry becomes a closure that adds the wall time of its call (``perf_counter``)
-    and one call to the totals of its ``(stage, hook)``; tables rebuilt later (a hook
-    registered, a profiler switched on) keep adding to the same totals. The runner's plain
+    and one call to the :class:`HookTotal` of its ``(stage, hook)``; tables rebuilt later (a
+    hook registered, a profiler switched on) keep adding to the same totals. The runner's plain
     tables, used when no timer is set, are not touched: off costs nothing.
     """
 
     def __init__(self):
-        #: ``(stage, id of the hook)`` -> ``[stage, hook class name, calls, seconds, hook,
-        #: place]``; ``place`` orders the rows as the newest tables call them.
+        #: ``(stage, id of the hook)`` -> its :class:`HookTotal`.
         self.totals = {}
         self._places = itertools.count()
 
@@ -61,20 +77,20 @@ class HookTimer:
             inner = inner.__wrapped__  # through other annotators' wrappers, to the hook
         owner = getattr(inner, '__self__', None)
         name = type(owner).__name__ if owner is not None else getattr(inner, '__qualname__', 'fn')
-        owner = inner if owner is None else owner  # held in the cell, so its id stays unique
-        cell = self.totals.get((stage, id(owner)))
-        if cell is None:
-            cell = self.totals[(stage, id(owner))] = [stage, name, 0, 0.0, owner, 0]
+        owner = inner if owner is None else owner
+        total = self.totals.get((stage, id(owner)))
+        if total is None:
+            total = self.totals[(stage, id(owner))] = HookTotal(stage, name, owner)
         # Tables are built stage by stage, entry by entry: the newest build gives the order
         # (the run state's checkpoint writer joins a table at before_run, amid the hooks).
-        cell[5] = next(self._places)
+        total.place = next(self._places)
         clock = time.perf_counter
 
         def timed(runner):
             start = clock()
             fn(runner)
-            cell[3] += clock() - start
-            cell[2] += 1
+            total.seconds += clock() - start
+            total.calls += 1
         timed.__wrapped__ = fn  # errors raised inside still name the hook
         return timed
 
@@ -83,9 +99,9 @@ class HookTimer:
         dispatch order: stages in run order, entries as their table calls them."""
         from .hook import DISPATCH_NAMES  # here: the instruction-count gate loads this file alone
         order = {name: i for i, name in enumerate(DISPATCH_NAMES)}
-        cells = sorted((c for c in self.totals.values() if c[2]),
-                       key=lambda c: (order.get(c[0], len(order)), c[5]))
-        return [tuple(cell[:4]) for cell in cells]
+        totals = sorted((t for t in self.totals.values() if t.calls),
+                        key=lambda t: (order.get(t.stage, len(order)), t.place))
+        return [(t.stage, t.name, t.calls, t.seconds) for t in totals]
 
 
 class NvtxAnnotator:

@@ -21,6 +21,7 @@ from .errors import ArgumentError, ArgumentTypeError
 from .hook import DISPATCH_NAMES, Hook, is_hook
 from .log import get_logger
 from .log_buffer import LogBuffer
+from . import hook_order
 from .priority import get_priority
 from .registry import RUNNER_BUILDERS, RUNNERS, build_from_cfg
 from .runtime_hooks import HookList, RuntimeHooksMixin
@@ -37,6 +38,10 @@ _BEFORE_VAL_ITER, _AFTER_VAL_ITER = _IDX['before_val_iter'], _IDX['after_val_ite
 
 class Runner(RuntimeHooksMixin):
     """Trains ``model`` through hooks; epoch-based with ``max_epochs``, iter-based with ``max_iters``.
+
+    ``Runner(...)`` builds an :class:`EpochBasedRunner`, or an :class:`IterBasedRunner` when
+    only ``max_iters`` is given (:func:`runner_class`); ``type(Runner(...))`` is that subclass.
+    Configs name the subclass (``runner=dict(type='EpochBasedRunner', ...)``).
 
     State (read-only properties unless noted):
 
@@ -73,11 +78,10 @@ class Runner(RuntimeHooksMixin):
     phases = ('train', 'val')
 
     def __new__(cls, *args, **kwargs):
+        # Runner(...) itself is never built: it stands for one of its two subclasses, chosen by
+        # runner_class (mmcv 1.x's BaseRunner is abstract; its old `Runner` is epoch-based).
         if cls is Runner:
-            if kwargs.get('max_iters') is not None and kwargs.get('max_epochs') is None:
-                cls = IterBasedRunner
-            else:
-                cls = EpochBasedRunner
+            cls = runner_class(kwargs.get('max_epochs'), kwargs.get('max_iters'))
         return super().__new__(cls)
 
     def __init__(self, model, batch_processor=None, optimizer=None, work_dir=None,
@@ -138,7 +142,7 @@ class Runner(RuntimeHooksMixin):
         self.outputs = {}
         self.log_buffer = LogBuffer()
         self._dispatch = _core.impl.Dispatcher(DISPATCH_NAMES)
-        self._hooks = HookList(self._rebuild_tables)
+        self._hooks = HookList(self.rebuild_tables)
         #: ``(stage, fn) -> fn`` wrappers applied to every table entry, by key (profilers).
         self._annotators = {}
         #: The NVTX annotator while NVTX ranges are on (``enable_nvtx``), else None.
@@ -186,7 +190,10 @@ class Runner(RuntimeHooksMixin):
         return self._param_groups('momentum', pick)
 
     # ---------------------------------------------------------------- hooks
-    def _rebuild_tables(self):
+    def rebuild_tables(self):
+        """Rebuild the dispatch tables: every stage's hook methods in order, the run state's
+        checkpoint writer among them, wrapped by the annotators. Changing ``hooks`` calls it;
+        call it after changing anything else the tables are built from."""
         tables = []
         for name in DISPATCH_NAMES:
             fns = self._state.stage_table(name, self._hooks)  # + the writer of stage-end saves
@@ -206,7 +213,7 @@ class Runner(RuntimeHooksMixin):
             self._annotators.pop(key, None)
         else:
             self._annotators[key] = annotate
-        self._rebuild_tables()
+        self.rebuild_tables()
 
     def enable_nvtx(self, enabled=True):
         """NVTX ranges around every stage, hook call, batch fetch and step (for Nsight Systems)."""
@@ -218,8 +225,9 @@ class Runner(RuntimeHooksMixin):
             self._nvtx = None
             self.set_annotation(None, key='nvtx')
 
-    def register_hook(self, hook, priority='NORMAL'):
-        """Insert ``hook`` by priority; among equal priorities, first registered runs first.
+    def register_hook(self, hook, priority=hook_order.REGISTER_DEFAULT.name):
+        """Insert ``hook`` by priority (default ``NORMAL``); among equal priorities, first
+        registered runs first (:func:`fastrun.hook_order.insert_position`).
 
         ``hook`` is a :class:`fastrun.Hook`, or a subclass of mmcv 1.x's ``Hook`` (code that
         still imports mmcv): its tables are built from what it overrides in the same way.
@@ -228,10 +236,8 @@ class Runner(RuntimeHooksMixin):
             raise ArgumentTypeError(f'hook must be a fastrun.Hook (or an mmcv.runner.Hook), '
                                     f'got {type(hook).__name__}')
         priority = get_priority(priority)
+        pos = hook_order.insert_position([h.priority for h in self._hooks], priority)
         hook.priority = priority
-        pos = len(self._hooks)
-        while pos > 0 and self._hooks[pos - 1].priority > priority:
-            pos -= 1
         self._hooks.insert(pos, hook)
 
     def call_hook(self, fn_name):
@@ -320,12 +326,29 @@ class Runner(RuntimeHooksMixin):
         """What continuing exactly from this point needs (see :meth:`fastrun.state.RunState.capture`)."""
         return self._state.capture(self)
 
-    def _position(self):
-        """(epochs, iterations, batches of the current epoch) completed at this point."""
+    # ------------------------------------------------- the run state's view of the counters
+    # What fastrun.state.RunState reads and sets (its RunnerProtocol); the counters themselves
+    # live in _epoch / _iter / _inner_iter (mmcv's names), moved by the dispatch core.
+    def position(self):
+        """``(epochs, iterations, batches of the current epoch)`` completed at this point:
+        where a checkpoint saved now continues from (in a train iteration, it counts as done)."""
         # hasattr, never self.__dict__ (reading it slows later attribute access on CPython
         # 3.11+): the core sets data_batch for an iteration and deletes it after.
         in_iter = self.mode == 'train' and hasattr(self, 'data_batch')
         return self._epoch, self._iter + in_iter, 0
+
+    def checkpoint_counters(self):
+        """mmcv's ``epoch`` / ``iter`` meta of a checkpoint saved now (a dict)."""
+        raise NotImplementedError
+
+    def checkpoint_index(self):
+        """The number a checkpoint saved now puts into its ``filename_tmpl``."""
+        raise NotImplementedError
+
+    def set_counters(self, epoch, iter, meta):
+        """Set the counters a resume read: ``epoch`` / ``iter`` completed; ``meta``: the
+        checkpoint's meta (the iter-based runner sets ``inner_iter`` from it, as mmcv)."""
+        self._epoch, self._iter = epoch, iter
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')], weights_only=True):
@@ -345,9 +368,6 @@ class Runner(RuntimeHooksMixin):
         weights, optimizer and its ``epoch``/``iter`` meta.
         """
         return self._state.restore(self, checkpoint, resume_optimizer, map_location, weights_only)
-
-    def _restore_counters(self, meta):
-        pass
 
     # ---------------------------------------------------------------- the guarded run
     def _run_guarded(self, loop, finish=None):
@@ -405,6 +425,14 @@ class Runner(RuntimeHooksMixin):
 
 #: mmcv 1.x's name for the runner base class.
 BaseRunner = Runner
+
+
+def runner_class(max_epochs=None, max_iters=None):
+    """The class ``Runner(..., max_epochs=, max_iters=)`` builds: :class:`IterBasedRunner` when
+    only ``max_iters`` is given, else :class:`EpochBasedRunner`."""
+    if max_iters is not None and max_epochs is None:
+        return IterBasedRunner
+    return EpochBasedRunner
 
 
 @RUNNERS.register_module()
@@ -495,7 +523,7 @@ class EpochBasedRunner(Runner):
             return  # cut by a signal: no val results from part of the data
         self.call_hook('after_val_epoch')
 
-    def _position(self):
+    def position(self):
         if self.mode == 'train' and hasattr(self, 'data_batch'):  # in an iteration: it counts as done
             return self._epoch, self._iter + 1, self._inner_iter + 1
         if self._state.epoch_ended:  # at after_train_epoch: the epoch is complete
@@ -504,16 +532,16 @@ class EpochBasedRunner(Runner):
 
     def stop_checkpoint_name(self, tmpl='epoch_{}.pth'):
         """``epoch_N.pth`` at the end of epoch N, ``epoch_N_iter_K.pth`` after K batches of epoch N."""
-        epoch, _, inner = self._position()
+        epoch, _, inner = self.position()
         return tmpl.format(epoch) if inner == 0 else tmpl.format(f'{epoch + 1}_iter_{inner}')
 
     def _finished(self):
         return self._epoch >= self._max_epochs
 
-    def _checkpoint_counters(self):
+    def checkpoint_counters(self):
         return dict(epoch=self._epoch + 1, iter=self._iter)
 
-    def _checkpoint_index(self):
+    def checkpoint_index(self):
         return self._epoch + 1
 
 
@@ -598,23 +626,24 @@ class IterBasedRunner(Runner):
 
     def stop_checkpoint_name(self, tmpl='iter_{}.pth'):
         """``iter_N.pth`` after N iterations."""
-        return tmpl.format(self._position()[1])
+        return tmpl.format(self.position()[1])
 
     def _finished(self):
         return self._iter >= self._max_iters
 
-    def _checkpoint_counters(self):
+    def checkpoint_counters(self):
         return dict(iter=self._iter + 1, epoch=self._epoch + 1)
 
-    def _checkpoint_index(self):
+    def checkpoint_index(self):
         return self._iter + 1
 
     def save_checkpoint(self, out_dir, filename_tmpl='iter_{}.pth', meta=None, save_optimizer=True,
                         create_symlink=True):
         return super().save_checkpoint(out_dir, filename_tmpl, save_optimizer, meta, create_symlink)
 
-    def _restore_counters(self, meta):
-        self._inner_iter = meta.get('iter', 0)
+    def set_counters(self, epoch, iter, meta):
+        super().set_counters(epoch, iter, meta)
+        self._inner_iter = meta.get('iter', 0)  # as mmcv's resume
 
     def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
                                 log_config=None, momentum_config=None, custom_hooks_config=None,

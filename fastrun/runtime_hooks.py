@@ -3,11 +3,12 @@
 :class:`RuntimeHooksMixin` gives the Runner mmcv 1.x's way of registering hooks from config
 dicts (``lr_config``, ``optimizer_config``, ``log_config``, ``custom_hooks``...), each built
 from the ``HOOKS`` registry and registered at the spec's priority through the runner's
-``register_hook``, and the report of the resulting hook order. The priority rule and the
-dispatch stay in the runner.
+``register_hook``, and the report of the resulting hook order. The priorities and the
+insertion rule are :mod:`fastrun.hook_order`'s; the dispatch stays in the runner.
 """
 from .errors import ArgumentKeyError
 from .hook import STAGES, stage_method
+from .hook_order import priority_of
 from .priority import Priority
 from .registry import HOOKS, build_from_cfg
 
@@ -63,7 +64,7 @@ class RuntimeHooksMixin:
     def register_hook_from_cfg(self, hook_cfg):
         """Build a hook from ``dict(type=..., priority=..., **kwargs)`` and register it."""
         hook_cfg = dict(hook_cfg)
-        priority = hook_cfg.pop('priority', 'NORMAL')
+        priority = hook_cfg.pop('priority', priority_of('custom'))
         self.register_hook(build_from_cfg(hook_cfg, HOOKS), priority=priority)
 
     def get_hook_info(self):
@@ -106,34 +107,43 @@ class RuntimeHooksMixin:
 
     def register_lr_hook(self, lr_config):
         """``lr_config=dict(policy='step', ...)`` -> ``StepLrUpdaterHook`` at VERY_HIGH."""
-        self._register(self._policy_type(lr_config, 'LrUpdaterHook'), None, 'VERY_HIGH')
+        self._register(self._policy_type(lr_config, 'LrUpdaterHook'), None, priority_of('lr'))
 
     def register_momentum_hook(self, momentum_config):
         """``momentum_config=dict(policy=...)`` -> ``<Policy>MomentumUpdaterHook`` at HIGH."""
-        self._register(self._policy_type(momentum_config, 'MomentumUpdaterHook'), None, 'HIGH')
+        self._register(self._policy_type(momentum_config, 'MomentumUpdaterHook'), None,
+                       priority_of('momentum'))
 
     def register_optimizer_hook(self, optimizer_config):
-        """``optimizer_config`` -> ``OptimizerHook`` (or its ``type``) at ABOVE_NORMAL."""
-        self._register(optimizer_config, 'OptimizerHook', 'ABOVE_NORMAL')
+        """``optimizer_config`` -> ``OptimizerHook`` (or its ``type``) at ABOVE_NORMAL.
+
+        ``amp=dict(...)`` without a ``type`` (or with ``type='OptimizerHook'``) builds an
+        ``AmpOptimizerHook``: the type is named here, where the hook is built.
+        """
+        if isinstance(optimizer_config, dict) and optimizer_config.get('amp') is not None \
+                and optimizer_config.get('type', 'OptimizerHook') == 'OptimizerHook':
+            optimizer_config = dict(optimizer_config, type='AmpOptimizerHook')
+        self._register(optimizer_config, 'OptimizerHook', priority_of('optimizer'))
 
     def register_checkpoint_hook(self, checkpoint_config):
         """``checkpoint_config`` -> ``CheckpointHook`` at NORMAL."""
-        self._register(checkpoint_config, 'CheckpointHook', 'NORMAL')
+        self._register(checkpoint_config, 'CheckpointHook', priority_of('checkpoint'))
 
     def register_timer_hook(self, timer_config):
         """``timer_config`` -> ``IterTimerHook`` at LOW."""
-        self._register(timer_config, 'IterTimerHook', 'LOW')
+        self._register(timer_config, 'IterTimerHook', priority_of('timer'))
 
     def register_profiler_hook(self, profiler_config):
         """``profiler_config`` -> ``ProfilerHook`` at NORMAL."""
-        self._register(profiler_config, 'ProfilerHook', 'NORMAL')
+        self._register(profiler_config, 'ProfilerHook', priority_of('profiler'))
 
     def register_logger_hooks(self, log_config):
         """Each of ``log_config['hooks']`` at VERY_LOW, with ``log_config['interval']``."""
         if log_config is None:
             return
         for info in log_config['hooks']:
-            self._register(info, None, 'VERY_LOW', default_args=dict(interval=log_config['interval']))
+            self._register(info, None, priority_of('logger'),
+                           default_args=dict(interval=log_config['interval']))
 
     def register_custom_hooks(self, custom_config):
         """``custom_hooks``: hook configs (priority NORMAL unless given) or Hook objects."""
@@ -143,12 +153,13 @@ class RuntimeHooksMixin:
             if isinstance(item, dict):
                 self.register_hook_from_cfg(item)
             else:
-                self.register_hook(item, priority='NORMAL')
+                self.register_hook(item, priority=priority_of('custom'))
 
     def register_training_hooks(self, lr_config, optimizer_config=None, checkpoint_config=None,
                                 log_config=None, momentum_config=None,
                                 timer_config=dict(type='IterTimerHook'), custom_hooks_config=None):
-        """Register the default runtime hooks at the spec's priorities, then the custom hooks."""
+        """Register the default runtime hooks at their priorities, then the custom hooks (the
+        order of :data:`fastrun.hook_order.REGISTRATION_SEQUENCE`, which settles ties)."""
         if not self.runtime_hooks_by_epoch:
             lr_config, checkpoint_config, momentum_config = (
                 _iterwise(lr_config), _iterwise(checkpoint_config), _iterwise(momentum_config))

@@ -27,6 +27,7 @@ import threading
 
 from . import storage
 from .hook import Hook
+from .hook_order import priority_of
 from .state import gather_rng_states
 
 __all__ = ['Preempted', 'Preemption', 'StopOnSignal', 'StopSync', 'SIGNALS', 'save_on_stop']
@@ -174,7 +175,7 @@ class Preemption:
 
     def __enter__(self):
         if self.sync is not None:
-            self.runner.register_hook(self.sync, 'LOWEST')
+            self.runner.register_hook(self.sync, priority_of('stop_sync'))
         self.runner.run_state.preemption = self
         try:
             self.stopper.__enter__()
@@ -222,7 +223,7 @@ def save_on_stop(runner, signum):
     without one, the runner saves ``work_dir/<runner.stop_checkpoint_name()>``. Every rank calls
     it; rank 0 writes.
     """
-    epoch, it, inner = runner._position()
+    epoch, it, inner = runner.position()
     # Once per run: every rank stops at this point, rank 0 says so (the others log it for
     # debugging only; their warnings would print it once per process).
     log = runner.logger.warning if runner.rank == 0 else runner.logger.debug

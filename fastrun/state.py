@@ -17,6 +17,11 @@ link to the same bytes.
 
 Everything captured is plain types and tensors, so checkpoints load with
 ``torch.load(weights_only=True)`` and no allow-list.
+
+The run state reads and sets the runner only through :class:`RunnerProtocol`: public
+attributes and five methods, no private member. Saving never goes round through the runner:
+``Runner.save_checkpoint`` calls :meth:`RunState.save`, and the stage-end writer calls the same
+:meth:`RunState.write` that ``save`` does.
 """
 import os
 import os.path as osp
@@ -25,6 +30,7 @@ import re
 import shutil
 import sys
 from collections import OrderedDict
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -34,12 +40,38 @@ from .checkpoint import (CheckpointError, CheckpointWriteError, link_checkpoint,
                          mismatch_message, read_checkpoint, save_checkpoint, to_plain)
 from .errors import ArgumentError
 from .hook import stage_method
-from .priority import Priority
+from .hook_order import writer_position
 from .sampler import IterLoader, sampler_of
 
-__all__ = ['RunState', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
+__all__ = ['RunState', 'RunnerProtocol', 'gather_rng_states', 'rng_state', 'set_rng_state', 'hook_states',
            'load_hook_states', 'log_buffer_state', 'load_log_buffer_state', 'loader_state',
            'load_loader_state']
+
+
+class RunnerProtocol(Protocol):
+    """What :class:`RunState` needs from the runner it serves (``fastrun.Runner`` has it all).
+
+    Read: ``model``, ``optimizer``, ``logger``, ``log_buffer``, ``hooks`` (in call order),
+    ``rank``, ``world_size``, the counters ``epoch`` / ``iter`` / ``inner_iter`` (completed
+    epochs and iterations, the index within the epoch) and ``run_state`` (this object).
+    Read and set: ``meta`` (a dict or None). And these methods:
+    """
+
+    def position(self):
+        """``(epochs, iterations, batches of the current epoch)`` completed now: what a
+        checkpoint saved during ``run`` continues from."""
+
+    def checkpoint_counters(self):
+        """mmcv's ``{'epoch': ..., 'iter': ...}`` meta of a checkpoint saved now."""
+
+    def checkpoint_index(self):
+        """The number a checkpoint saved now puts into ``filename_tmpl``."""
+
+    def set_counters(self, epoch, iter, meta):
+        """Set the counters a resume read (``meta``: the checkpoint's)."""
+
+    def rebuild_tables(self):
+        """Rebuild the dispatch tables (they then ask :meth:`RunState.stage_table` again)."""
 
 
 class RunState:
@@ -95,10 +127,10 @@ class RunState:
         ``resume`` of an mmcv checkpoint would set).
         """
         if self.preemption is None:
-            counters = runner._checkpoint_counters()
+            counters = runner.checkpoint_counters()
             epoch, it, inner = counters['epoch'], counters['iter'], 0
         else:
-            epoch, it, inner = runner._position()
+            epoch, it, inner = runner.position()
         rngs, self.rank_rngs = self.rank_rngs, None
         loaders = []
         for loader in self.loaders:
@@ -129,14 +161,21 @@ class RunState:
         :class:`~fastrun.checkpoint.CheckpointWriteError` and leaves the earlier files and
         ``latest.pth`` as they were.
         """
+        return self.write(runner, out_dir, filename_tmpl.format(runner.checkpoint_index()),
+                          save_optimizer, meta, create_symlink)
+
+    def write(self, runner, out_dir, filename, save_optimizer=True, meta=None, create_symlink=True):
+        """Write the checkpoint of this point to ``out_dir/filename`` now (see :meth:`save`); its path.
+
+        What every checkpoint goes through: :meth:`save` and the stage-end writer.
+        """
         if meta is None:
             meta = {}
         elif not isinstance(meta, dict):
             raise TypeError(f'meta should be a dict or None, but got {type(meta).__name__}')
         if runner.meta is not None:
             meta = dict(runner.meta, **meta)
-        meta.update(runner._checkpoint_counters())
-        filename = filename_tmpl.format(runner._checkpoint_index())
+        meta.update(runner.checkpoint_counters())
         filepath = storage.join(out_dir, filename)
         save_checkpoint(runner.model, filepath, optimizer=runner.optimizer if save_optimizer else None,
                         meta=meta, extra={'runner_state': self.capture(runner)})
@@ -159,7 +198,7 @@ class RunState:
         self._after_saves = []
         if stage not in self.stage_ends:
             self.stage_ends.add(stage)
-            runner._rebuild_tables()
+            runner.rebuild_tables()
 
     def stage_table(self, stage, hooks):
         """The callables the runner calls at ``stage``: those of ``hooks`` (in order), and the writer.
@@ -171,8 +210,7 @@ class RunState:
         pairs = [(h, fn) for h in hooks for fn in (stage_method(h, stage),) if fn is not None]
         fns = [fn for _, fn in pairs]
         if stage in self.stage_ends:
-            at = next((i for i, (hook, _) in enumerate(pairs)
-                       if getattr(hook, 'priority', 0) >= _STAGE_END_BEFORE), len(pairs))
+            at = writer_position([getattr(hook, 'priority', 0) for hook, _ in pairs])
             fns.insert(at, getattr(self, _STAGE_END_METHODS[stage]))
         return fns
 
@@ -243,9 +281,8 @@ class RunState:
                     source = next((p for key, p in sources if key == content), None)
                     if source is None:
                         self.rank_rngs = rngs
-                        runner.save_checkpoint(r.out_dir, filename_tmpl=_literal(r.filename),
-                                               save_optimizer=r.save_optimizer, meta=r.meta,
-                                               create_symlink=r.create_symlink)
+                        self.write(runner, r.out_dir, r.filename, r.save_optimizer, r.meta,
+                                   r.create_symlink)
                         sources.append((content, path))
                     else:
                         link_checkpoint(source, path)
@@ -273,15 +310,38 @@ class RunState:
                 weights_only=True):
         """Read the checkpoint ``filename`` back into ``runner``; the rest waits here. Returns it.
 
-        Now: the weights the model has, the counters, ``meta`` (the checkpoint's, keeping this
-        run's config, name and seed), the optimizer state (``resume_optimizer``) and the hook
-        states (``load_state_dict`` of each hook registered now). Later (see the class): the
+        The steps, in order: the weights the model has (:meth:`_restore_weights`), the counters
+        and the position in the epoch (:meth:`_restore_counters`), ``meta`` (the checkpoint's,
+        keeping this run's config, name and seed: :meth:`_restore_meta`), the optimizer state
+        (``resume_optimizer``: :meth:`_restore_optimizer`), the RNG states
+        (:meth:`_keep_rng`), the hook states (``load_state_dict`` of each hook registered
+        now: :meth:`_restore_hooks`) and the parts applied later (:meth:`_keep_pending`): the
         weights the model lacks until ``before_run`` (such as EMA's buffers), the loaders'
-        positions, the RNG states and the log averages, so the run continues exactly, mid-epoch
-        too. An mmcv 1.x checkpoint (no ``runner_state``) restores weights, optimizer and its
-        ``epoch`` / ``iter`` meta. ``map_location='default'``: the current CUDA device, else the
-        CPU; ``weights_only=False`` unpickles any object: only for files you trust.
+        positions and the log averages, so the run continues exactly, mid-epoch too. An mmcv
+        1.x checkpoint (no ``runner_state``) restores weights, optimizer and its ``epoch`` /
+        ``iter`` meta. ``map_location='default'``: the current CUDA device, else the CPU;
+        ``weights_only=False`` unpickles any object: only for files you trust.
         """
+        checkpoint = self._read(runner, filename, map_location, weights_only)
+        state = checkpoint.get('runner_state')
+        state = state if isinstance(state, dict) else None  # None: mmcv 1.x, an older fastrun file
+        meta = checkpoint.get('meta', {})
+        self.resumed_from = filename if isinstance(filename, str) else None
+        unexpected = self._restore_weights(runner, checkpoint['state_dict'], filename)
+        self._restore_counters(runner, state, meta)
+        self._restore_meta(runner, meta)
+        self._restore_optimizer(runner, checkpoint.get('optimizer'), resume_optimizer, filename)
+        self._keep_rng(state)
+        self._restore_hooks(runner, state)
+        self._keep_pending(state, unexpected)
+        runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
+                           f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
+                           if self.epoch_pos else '', storage.redact(filename))
+        return checkpoint
+
+    @staticmethod
+    def _read(runner, filename, map_location, weights_only):
+        # The checkpoint dict, checked to be a training checkpoint.
         if map_location == 'default':
             if torch.cuda.is_available():
                 device = torch.cuda.current_device()
@@ -294,26 +354,29 @@ class RunState:
         if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get('state_dict'), dict):
             raise CheckpointError(f'{storage.redact(filename)}: not a training checkpoint (no state_dict); use '
                                   f'load_from for bare weights')
-        state_dict = checkpoint['state_dict']
+        return checkpoint
+
+    @staticmethod
+    def _restore_weights(runner, state_dict, filename):
+        # The weights the model has now; returns those it lacks (for _keep_pending).
         revised = OrderedDict((re.sub(r'^module\.', '', k), v) for k, v in state_dict.items())
         revised._metadata = getattr(state_dict, '_metadata', OrderedDict())
         report = load_state_dict(runner.model, revised, logger=runner.logger, quiet=True)
-        self.pending_weights = OrderedDict((k, revised[k]) for k in report['unexpected']) or None
         if report['missing'] or report['mismatched']:
             runner.logger.warning('resume from %s: %s', storage.redact(filename), _mismatch(report))
-        meta = checkpoint.get('meta', {})
-        state = checkpoint.get('runner_state')
-        if isinstance(state, dict):
-            runner._epoch, runner._iter = state['epoch'], state['iter']
+        return OrderedDict((k, revised[k]) for k in report['unexpected']) or None
+
+    def _restore_counters(self, runner, state, meta):
+        # Epochs and iterations completed, and batches into the current epoch.
+        if state is not None:
+            runner.set_counters(state['epoch'], state['iter'], meta)
             self.epoch_pos = state.get('inner_iter', 0)
-            self.pending_loaders = state.get('loaders') or None
-            self.pending_rng = state.get('rng') or None
-            self.pending_log = state.get('log_buffer') or None
-        else:  # mmcv 1.x, or an older fastrun file: counters from the meta
-            runner._epoch, runner._iter = meta.get('epoch', 0), meta.get('iter', 0)
+        else:  # counters from the meta
+            runner.set_counters(meta.get('epoch', 0), meta.get('iter', 0), meta)
             self.epoch_pos = 0
-            self.pending_loaders = self.pending_rng = self.pending_log = None
-        runner._restore_counters(meta)
+
+    @staticmethod
+    def _restore_meta(runner, meta):
         # As mmcv: the run continues with the checkpoint's meta (hook_msgs, fp16 scaler state...),
         # but what describes this run (its config, name, seed) stays this run's.
         # A checkpoint's config_file is never taken: it names a file PaviLoggerHook runs as a
@@ -324,20 +387,32 @@ class RunState:
                                                     'exp_name', 'seed', 'world_size')
                             if k in current})
         runner.meta.setdefault('hook_msgs', {})
-        self.resumed_from = filename if isinstance(filename, str) else None
-        if 'optimizer' in checkpoint and resume_optimizer:
-            _load_optimizer(runner.optimizer, checkpoint['optimizer'], filename)
+
+    @staticmethod
+    def _restore_optimizer(runner, state, resume_optimizer, filename):
+        if state is not None and resume_optimizer:
+            _load_optimizer(runner.optimizer, state, filename)
         elif resume_optimizer and runner.optimizer is not None:
             runner.logger.warning(
                 '%s holds no optimizer state (saved with save_optimizer=False): the optimizer '
                 'starts fresh (momentum and other per-parameter state reset; the lr follows the '
                 'schedule from the resumed iteration)', storage.redact(filename))
-        if isinstance(state, dict) and state.get('hooks'):
+
+    def _keep_rng(self, state):
+        # Every rank's RNG state, set right before the first resumed iteration (apply_rng).
+        self.pending_rng = (state or {}).get('rng') or None
+
+    @staticmethod
+    def _restore_hooks(runner, state):
+        if state is not None and state.get('hooks'):
             load_hook_states(runner.hooks, state['hooks'], runner.logger)
-        runner.logger.info('resumed epoch %d, iter %d%s (from %s)', runner.epoch, runner.iter,
-                           f', {self.epoch_pos} batches into epoch {runner.epoch + 1}'
-                           if self.epoch_pos else '', storage.redact(filename))
-        return checkpoint
+
+    def _keep_pending(self, state, weights):
+        # What the run applies later, each once: the weights the model lacks until before_run
+        # (apply_weights), the loaders' states (take_loaders), the log averages (apply_log).
+        self.pending_weights = weights
+        self.pending_loaders = (state or {}).get('loaders') or None
+        self.pending_log = (state or {}).get('log_buffer') or None
 
     def apply_weights(self, runner):
         """Load the weights the model lacked at :meth:`restore` (call it after ``before_run``)."""
@@ -411,13 +486,11 @@ def gather_rng_states(runner):
 #: The stages whose checkpoints can wait for the stage's end, and the method writing them.
 _STAGE_END_METHODS = {'after_train_epoch': '_end_train_epoch',
                       'after_train_iter': '_end_train_iter'}
-#: The writer runs before the first hook of this priority or later (the loggers, LOWEST).
-_STAGE_END_BEFORE = Priority.VERY_LOW.value
 
 
 def _stage_key(stage, runner):
     # Which stage call this is: the counters do not move while a stage's hooks run.
-    return stage, runner._epoch, runner._iter, runner._inner_iter
+    return stage, runner.epoch, runner.iter, runner.inner_iter
 
 
 class _SaveRequest:
@@ -431,11 +504,6 @@ class _SaveRequest:
         self.out_dir, self.filename = out_dir, filename
         self.save_optimizer, self.meta, self.create_symlink = save_optimizer, meta, create_symlink
         self.written, self.pointed, self.failed = written, pointed, failed
-
-
-def _literal(filename):
-    # A filename_tmpl that formats to filename itself.
-    return filename.replace('{', '{{').replace('}', '}}')
 
 
 def _point_latest(out_dir, filename, filepath):

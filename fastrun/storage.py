@@ -227,12 +227,12 @@ def check_location(out_dir, file_client_args=None, owner=None):
                 f"{who}file_client_args backend {backend!r} ({what}) has no fsspec "
                 f"equivalent; give out_dir as an fsspec URL (s3://bucket/path, gs://..., az://...) "
                 f"with the credentials in the environment, and drop file_client_args (see "
-                f"'Storage' in the README)")
+                f"docs/storage.md)")
         if args:
             raise ArgumentError(f"{who}file_client_args for the 'disk' backend takes no "
                                 f"options, got {', '.join(sorted(args))}; storage options and "
-                                f"credentials come from the environment (see 'Storage' in "
-                                f"the README)")
+                                f"credentials come from the environment (see "
+                                f"docs/storage.md)")
         if out_dir is not None and is_remote(os.fspath(out_dir)):
             raise ArgumentError(f"{who}out_dir={redact(out_dir)!r} is a URL but "
                                 f"file_client_args names the local disk; drop file_client_args "
@@ -268,7 +268,7 @@ def check_access(url):
     except Exception as e:  # the backends raise their own types (botocore, google.auth...)
         raise PermissionError(f'{redact(url)} cannot be reached ({type(e).__name__}: '
                               f'{redact(e)}); check the credentials in the environment '
-                              f"(see 'Storage' in the README)") from e
+                              f"(see docs/storage.md)") from e
 
 
 # --------------------------------------------------------------------------- local folders

@@ -1,4 +1,5 @@
-"""The README's "Using the Runner from Python" example runs as printed, and says what it does."""
+"""The Python API page's "Using the Runner from Python" example (docs/python-api.md) runs as
+printed, and says what it does."""
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ from tests.test_custom_hooks import make_logger
 
 
 def section():
-    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+    with open(os.path.join(ROOT, 'docs', 'python-api.md'), encoding='utf-8') as f:
         text = f.read()
     return text.split('\n## Using the Runner from Python\n', 1)[1].split('\n## ', 1)[0]
 
@@ -24,7 +25,7 @@ def test_the_example_runs_as_printed_and_writes_what_it_says(tmp_path, monkeypat
     fastrun_logger = logging.getLogger('fastrun')
     handlers = list(fastrun_logger.handlers)
     try:  # in this process (a fresh interpreter costs seconds), as a script runs it
-        exec(compile(code, 'README.md', 'exec'), {'__name__': '__main__'})
+        exec(compile(code, 'docs/python-api.md', 'exec'), {'__name__': '__main__'})
     finally:
         for h in fastrun_logger.handlers:
             if h not in handlers:  # the example's text log: closed, the test's logging as it was

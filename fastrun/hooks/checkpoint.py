@@ -122,7 +122,7 @@ class CheckpointHook(Hook):
         ``epoch_N_iter_K.pth`` (K batches of epoch N done). Nothing is written when this hook
         saved this very position already. Returns the path.
         """
-        position = runner._position()
+        position = runner.position()
         if self.by_epoch:
             filename = runner.stop_checkpoint_name(self.filename_tmpl)
         else:
@@ -163,7 +163,7 @@ class CheckpointHook(Hook):
             runner, stage, self.save_dir, filename, save_optimizer=self.save_optimizer,
             meta=self.args.get('meta'), create_symlink=self.args.get('create_symlink', True),
             pointed=rotate)
-        self._saved_at = runner._position()
+        self._saved_at = runner.position()
 
     def _remove_old(self, runner, tmpl, current, save_dir):
         pattern = _number_pattern(tmpl)

@@ -4,6 +4,7 @@ import torch
 from .. import storage
 from ..dist import get_dist_info
 from ..hook import Hook
+from ..hook_order import right_after
 from ..registry import HOOKS
 from .optimizer import OptimizerHook
 
@@ -99,7 +100,7 @@ class CheckInvalidLossHook(Hook):
         # Right after the optimizer hook(s): no other hook sees the weights of a bad step.
         optimizer_hooks = [h.priority for h in runner.hooks if isinstance(h, OptimizerHook)]
         self._check = _CheckStep(self)
-        runner.register_hook(self._check, max(optimizer_hooks, default=self.priority))
+        runner.register_hook(self._check, right_after(optimizer_hooks, self.priority))
 
     def _stop_skipping(self, runner):
         check = getattr(self, '_check', None)

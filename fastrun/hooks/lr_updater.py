@@ -2,7 +2,8 @@
 
 The runner builds them from ``lr_config=dict(policy='step', step=[8, 11])``: a lower-case policy
 is title-cased (``'step'`` -> ``StepLrUpdaterHook``), others are kept (``'CosineAnnealing'`` ->
-``CosineAnnealingLrUpdaterHook``); they run at priority VERY_HIGH. Every schedule gives each param
+``CosineAnnealingLrUpdaterHook``); ``lr_config`` registers them at VERY_HIGH (see
+:mod:`fastrun.hook_order`; ``runner.register_hook(hook)`` alone gives NORMAL, as mmcv). Every schedule gives each param
 group ``get_lr(runner, base_lr)``, where ``base_lr`` is the group's ``initial_lr``, set once at
 ``before_run`` (a resumed optimizer keeps it, so the schedule continues from the original LRs).
 
@@ -13,7 +14,7 @@ from math import cos, pi
 
 from ..errors import ArgumentError, ArgumentTypeError
 from ..hook import Hook
-from ..priority import Priority
+from ..hook_order import DEFAULT_PRIORITIES
 from ..registry import HOOKS
 
 _WARMUPS = ('constant', 'linear', 'exp')
@@ -282,8 +283,10 @@ class LrUpdaterHook(_ScheduleHook):
     without warmup) are lists, or dicts of lists when ``runner.optimizer`` is a dict.
     """
 
-    #: The priority the runner registers LR hooks at.
-    priority = Priority.VERY_HIGH
+    #: The priority ``lr_config`` registers LR hooks at (:mod:`fastrun.hook_order`), until the
+    #: hook is registered: ``runner.register_hook(hook)`` without a priority registers it at
+    #: NORMAL (as mmcv) and sets this to the priority it got.
+    priority = DEFAULT_PRIORITIES['lr']
 
     def __init__(self, by_epoch=True, warmup=None, warmup_iters=0, warmup_ratio=0.1,
                  warmup_by_epoch=False):

@@ -7,7 +7,7 @@ kept). ``before_run`` stores each group's ``initial_momentum`` once, like ``init
 
 All values are Python floats: these hooks never sync with the device.
 """
-from ..priority import Priority
+from ..hook_order import DEFAULT_PRIORITIES
 from ..registry import HOOKS
 from .lr_updater import (_ScheduleHook, _anneal_func, _check_cyclic, _check_min, _check_not_by_epoch,
                          _check_pct_start, _check_step, _check_warmup, _cyclic_phases,
@@ -47,8 +47,10 @@ class MomentumUpdaterHook(_ScheduleHook):
     scheduled values) are lists, or dicts of lists for a dict of optimizers.
     """
 
-    #: The priority the runner registers momentum hooks at.
-    priority = Priority.HIGH
+    #: The priority ``momentum_config`` registers momentum hooks at (:mod:`fastrun.hook_order`),
+    #: until the hook is registered: ``runner.register_hook(hook)`` without a priority
+    #: registers it at NORMAL (as mmcv) and sets this to the priority it got.
+    priority = DEFAULT_PRIORITIES['momentum']
 
     def __init__(self, by_epoch=True, warmup=None, warmup_iters=0, warmup_ratio=0.9):
         _check_warmup(warmup, warmup_iters, warmup_ratio, _is_number)

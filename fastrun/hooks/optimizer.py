@@ -13,7 +13,10 @@ class OptimizerHook(Hook):
 
     ``grad_clip=dict(max_norm=..., norm_type=2)`` clips the gradient norm and logs it as
     ``grad_norm`` (a tensor until the logger syncs it). ``amp=dict(dtype='bfloat16'|'float16')``
-    builds the AMP variant (autocast around the step, a GradScaler for float16).
+    builds the AMP variant (autocast around the step, a GradScaler for float16):
+    ``OptimizerHook(amp=...)`` returns an ``AmpOptimizerHook`` (still an OptimizerHook), and
+    ``optimizer_config=dict(amp=...)`` names that type before building
+    (``Runner.register_optimizer_hook``).
     """
 
     def __new__(cls, *args, amp=None, **kwargs):

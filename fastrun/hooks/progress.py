@@ -5,7 +5,7 @@ import time
 import warnings
 
 from ..log import live_line_is, set_live_line
-from ..priority import Priority
+from ..hook_order import DEFAULT_PRIORITIES
 from ..registry import HOOKS
 from .logger.base import LoggerHook
 
@@ -53,8 +53,9 @@ class ProgressBarHook(LoggerHook):
     ``#`` and ``-`` instead of block characters (default: when the stream is not UTF-8).
     """
 
-    #: The priority ``fastrun train`` registers it at: after every logger.
-    priority = Priority.LOWEST
+    #: The priority ``fastrun train`` registers it at (:mod:`fastrun.hook_order`): after every
+    #: logger. ``runner.register_hook(hook)`` without a priority registers it at NORMAL.
+    priority = DEFAULT_PRIORITIES['progress']
 
     def __init__(self, refresh_per_second=4, stream=None, ascii=None, interval=1):
         # The bar never averages the log buffer itself (see after_train_iter): ``interval``
