@@ -71,6 +71,10 @@ class ConfigKeyError(ConfigError, KeyError):
     """A key defined twice, reserved or missing (a ConfigError that is also a KeyError, as mmcv raises)."""
 
 
+class ConfigFormatError(ConfigError, OSError):
+    """A file that is no config format (a ConfigError that is also an IOError, as mmcv raises)."""
+
+
 class ConfigSyntaxError(ConfigError, SyntaxError):
     """A ``.py`` config that is not valid Python (a ConfigError that is also a SyntaxError, as mmcv raises)."""
 
@@ -248,7 +252,7 @@ def _read_text(path):
         raise FileNotFoundError(errno.ENOENT, 'config file not found', path)
     fmt = _format_of(path)
     if fmt is None:
-        raise ConfigError(f'unsupported config format; use one of {", ".join(_FORMATS)}', path)
+        raise ConfigFormatError(f'unsupported config format; use one of {", ".join(_FORMATS)}', path)
     with open(path, encoding='utf-8') as f:
         return f.read(), fmt
 

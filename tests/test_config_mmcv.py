@@ -325,3 +325,13 @@ def test_the_three_names_import_from_fastrun():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         assert Config().to_dict() == {}
+
+
+def test_a_file_of_no_config_format_is_an_ioerror_as_mmcv_raises(tmp_path):
+    from fastrun.config import ConfigError
+    image = tmp_path / 'color.jpg'
+    image.write_bytes(b'\xff\xd8\xff')
+    with pytest.raises(OSError) as info:
+        Config.fromfile(str(image))
+    assert isinstance(info.value, ConfigError)  # still one line for the command line
+    assert str(info.value) == f'{image}: unsupported config format; use one of .py, .json, .yaml, .yml'
