@@ -50,15 +50,15 @@ def test_fastrun_wins_a_name_both_have_and_the_scope_prefix_picks_the_other():
 def test_two_libraries_with_one_name_is_an_error_naming_both_scopes():
     other = MmcvRegistry('models', parent=MMCLS_MODELS, scope='otherlab')
 
-    @other.register_module(name='ResNet')
+    @other.register_module(name='RepVGG')
     class OtherResNet:
         pass
     try:
-        assert MODELS.get('ResNet') is None
+        assert MODELS.get('RepVGG') is None
         with pytest.raises(KeyError) as info:
-            MODELS.build(dict(type='ResNet'))
-        assert "'mmcls.ResNet'" in str(info.value) and "'otherlab.ResNet'" in str(info.value)
-        assert MODELS.get('otherlab.ResNet') is OtherResNet
+            MODELS.build(dict(type='RepVGG'))
+        assert "'mmcls.RepVGG'" in str(info.value) and "'otherlab.RepVGG'" in str(info.value)
+        assert MODELS.get('otherlab.RepVGG') is OtherResNet
     finally:
         del MMCLS_MODELS.children['otherlab']
 
