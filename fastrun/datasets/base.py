@@ -156,6 +156,19 @@ class BaseDataset(Dataset):
             return [int(self.data_infos[idx]['gt_label'])]
         return [int(self.gt_labels[idx])]
 
+    def _scores_and_labels(self, results, indices=None):
+        """``results`` stacked to one score row per sample, and the ground truth they score
+        (only ``indices`` of it, when given); a count mismatch is a ValueError."""
+        scores = _stack_results(results)
+        gt_labels = self.get_gt_labels()
+        if indices is not None:
+            gt_labels = gt_labels[np.asarray(indices, dtype=np.int64)]
+        if len(scores) != len(gt_labels):
+            raise ValueError(f'{len(scores)} results for {len(gt_labels)} ground-truth labels; '
+                             'results must hold one score vector per sample (pass indices= for '
+                             'a subset)')
+        return scores, gt_labels
+
     def evaluate(self, results, metric='accuracy', metric_options=None, indices=None, logger=None):
         """Score ``results`` against the labels; returns ``{metric name: value}`` (mmcls keys).
 
@@ -185,14 +198,7 @@ class BaseDataset(Dataset):
             thrs = tuple(thrs)
         average_mode = metric_options.get('average_mode', 'macro')
 
-        scores = _stack_results(results)
-        gt_labels = self.get_gt_labels()
-        if indices is not None:
-            gt_labels = gt_labels[np.asarray(indices, dtype=np.int64)]
-        if len(scores) != len(gt_labels):
-            raise ValueError(f'{len(scores)} results for {len(gt_labels)} ground-truth labels; '
-                             'results must hold one score vector per sample (pass indices= for '
-                             'a subset)')
+        scores, gt_labels = self._scores_and_labels(results, indices)
         thr_kw = {} if thrs is None else {'thrs': thrs}
         multi_thr = isinstance(thrs, tuple)
         out = {}

@@ -4,7 +4,7 @@ import logging
 import numpy as np
 
 from . import metrics as M
-from .base import BaseDataset, _stack_results
+from .base import BaseDataset
 
 __all__ = ['MultiLabelDataset', 'MULTI_LABEL_METRICS']
 
@@ -38,14 +38,7 @@ class MultiLabelDataset(BaseDataset):
         if invalid or not metrics:
             raise ValueError(f'metric {invalid or metrics} is not supported; '
                              f'allowed metrics are {list(MULTI_LABEL_METRICS)}')
-        scores = _stack_results(results)
-        gt_labels = self.get_gt_labels()
-        if indices is not None:
-            gt_labels = gt_labels[np.asarray(indices, dtype=np.int64)]
-        if len(scores) != len(gt_labels):
-            raise ValueError(f'{len(scores)} results for {len(gt_labels)} ground-truth labels; '
-                             'results must hold one score vector per sample (pass indices= for '
-                             'a subset)')
+        scores, gt_labels = self._scores_and_labels(results, indices)
         out = {}
         if 'mAP' in metrics:
             out['mAP'] = M.mAP(scores, gt_labels)
